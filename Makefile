@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Everything else is a helper for them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint typecheck bench clean install dev
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "shieldwall needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[postgres]"
+	touch $@
+
+$(DEV_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(STAMP)
+dev: $(DEV_STAMP)
+
+## make run: set up everything, migrate the embedded database, seed the demo, serve.
+run: $(STAMP)
+	$(BIN)/shieldwall db upgrade
+	$(BIN)/shieldwall demo seed
+	$(BIN)/shieldwall serve
+
+## make test: install the dev tools, lint, and run the whole suite.
+test: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest -q -n auto -p no:cacheprovider
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: $(DEV_STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

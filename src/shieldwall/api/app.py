@@ -1,0 +1,69 @@
+"""The application factory: one call builds API, web pages and static files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shieldwall import __version__
+from shieldwall.api import problems
+from shieldwall.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from shieldwall.api.routers import apikeys, events, health, me, overview, principles, users
+from shieldwall.config import Settings, load_settings
+from shieldwall.db import migrate
+from shieldwall.db.engine import Database
+
+log = logging.getLogger("shieldwall.api")
+
+DESCRIPTION = """
+shieldwall's HTTP API. Authenticate with an API key: `Authorization: Bearer sw_...`.
+Every error is an RFC 9457 problem-details object (`application/problem+json`).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    check_migrations: bool = True,
+) -> FastAPI:
+    """Build the app. With ``check_migrations`` the database must be current (SQLite is
+    upgraded automatically unless ``auto_migrate`` is off); otherwise
+    :class:`~shieldwall.core.errors.DatabaseNotMigrated` is raised."""
+    settings = settings or load_settings()
+    db = database or Database(settings.effective_database_url)
+    if check_migrations:
+        migrate.ensure_current(db.engine, auto_migrate=settings.should_auto_migrate)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if database is None:
+            db.dispose()
+
+    app = FastAPI(
+        title="shieldwall",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.readiness_checks = {"database": health.database_check}
+
+    problems.install(app)
+    for router in (health, principles, me, users, apikeys, events, overview):
+        app.include_router(router.router)
+
+    from shieldwall.web import mount_web
+
+    mount_web(app)
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=lambda _path: settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,181 @@
+"""RFC 9457 problem details for every error the API answers.
+
+Each answer has ``type`` (a URI naming the class of problem, documented at
+``/problems/<slug>``), ``title``, ``status``, ``detail`` (what went wrong and what to do),
+``instance`` (the request path) and ``request_id`` (also in the ``X-Request-ID`` header,
+and in the server log line for the error).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shieldwall.core.errors import ALL_ERRORS, ShieldwallError
+
+log = logging.getLogger("shieldwall.api")
+MEDIA_TYPE = "application/problem+json"
+
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("authentication-required", "Authentication required"),
+    403: ("permission-denied", "Permission denied"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("invalid-input", "Invalid input"),
+    429: ("too-many-requests", "Too many requests"),
+}
+
+#: Every problem type the API can answer, for the /problems pages.
+PROBLEM_TYPES: dict[str, str] = {
+    **{cls.slug: cls.title for cls in ALL_ERRORS},
+    **{slug: title for slug, title in _HTTP_SLUGS.values()},
+    "malformed-json": "Malformed JSON",
+}
+
+
+def problem_type(slug: str) -> str:
+    return f"/problems/{slug}"
+
+
+def problem_body(
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str,
+    request_id: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "request_id": request_id,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def request_id_of(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "") or request.scope.get("request_id", ""))
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    rid = request_id_of(request)
+    body = problem_body(
+        status=status,
+        slug=slug,
+        title=title,
+        detail=detail,
+        instance=request.url.path,
+        request_id=rid,
+        **extra,
+    )
+    merged = {"X-Request-ID": rid, **(headers or {})}
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=merged)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)] or [str(loc[0]) if loc else "body"]
+    return ".".join(parts)
+
+
+async def _on_shieldwall_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ShieldwallError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if exc.status >= 500:
+        log.warning("request.failed %s", exc.slug, extra={"request_id": request_id_of(request)})
+    context = {k: v for k, v in exc.context.items() if isinstance(v, str | int | float | bool)}
+    return problem_response(
+        request,
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.message,
+        headers=headers,
+        **context,
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return problem_response(
+                request,
+                status=400,
+                slug="malformed-json",
+                title="Malformed JSON",
+                detail="the request body is not valid JSON: "
+                f"{err.get('ctx', {}).get('error', 'cannot parse')}",
+            )
+        errors.append({"field": _location(err.get("loc", ())), "message": err.get("msg", "")})
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem_response(
+        request,
+        status=422,
+        slug="invalid-input",
+        title="Invalid input",
+        detail=f"the request does not match the schema: {summary}",
+        errors=errors,
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"there is nothing at {request.url.path}; the API lives under /v1 (see /docs)"
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug=slug,
+        title=title,
+        detail=detail,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    rid = request_id_of(request)
+    log.exception("request.crashed", extra={"request_id": rid, "path": request.url.path})
+    return problem_response(
+        request,
+        status=500,
+        slug="internal",
+        title="Internal error",
+        detail=f"an unexpected error happened; nothing was saved. Quote request id {rid} "
+        "when reporting it",
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ShieldwallError, _on_shieldwall_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

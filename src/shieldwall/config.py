@@ -1,0 +1,178 @@
+"""Settings: the only reader of the environment.
+
+Sources, highest priority first: keyword arguments (tests), environment variables
+``SHIELDWALL_<NAME>``, a TOML file (``SHIELDWALL_CONFIG_FILE``, default ``./shieldwall.toml``
+when it exists), then the defaults below. ``shieldwall config show`` prints the result with
+secrets masked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "shieldwall.toml"
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("SHIELDWALL_CONFIG_FILE")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"SHIELDWALL_CONFIG_FILE points at {path}, which is not a file")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every knob shieldwall has. Field descriptions double as the README's table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHIELDWALL_",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        Path("var"),
+        description="Folder for the embedded database, the generated secret key and demo files.",
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL. Empty means the SQLite file <data_dir>/shieldwall.db. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db",
+    )
+    auto_migrate: bool | None = Field(
+        None,
+        description="Apply pending migrations when the server starts. Default: yes for SQLite, "
+        "no for PostgreSQL (the server refuses to start until `shieldwall db upgrade` ran).",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs CSRF tokens. Empty: generated once into <data_dir>/secret_key. "
+        "Set the same value on every server process in production.",
+    )
+    host: str = Field("127.0.0.1", description="Address `shieldwall serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `shieldwall serve` listens on.")
+    workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level."
+    )
+    public_url: str = Field(
+        "",
+        description="Public base URL (https://...) used in printed links; empty: http://host:port.",
+    )
+    session_cookie_secure: bool = Field(
+        True,
+        description="Mark the login cookie Secure (sent over HTTPS only; browsers also accept it "
+        "on http://127.0.0.1 and http://localhost). Turn off only for plain-HTTP test rigs.",
+    )
+    session_lifetime_minutes: int = Field(
+        480, ge=5, le=60 * 24 * 30, description="How long a web login lasts."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, le=100, description="Failed logins in a row that lock an account."
+    )
+    login_lockout_minutes: int = Field(
+        15, ge=1, le=60 * 24, description="How long a locked account stays locked."
+    )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest request body the JSON API accepts (bytes); larger gets 413.",
+    )
+    api_key_touch_seconds: int = Field(
+        60, ge=0, description="Record an API key's last use at most this often (seconds)."
+    )
+    demo_admin_username: str = Field(
+        "admin", description="Login created by `shieldwall demo seed`."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and "://" not in value:
+            raise ValueError("database_url must be a SQLAlchemy URL such as sqlite:///var/x.db")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # ---- derived values -------------------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'shieldwall.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    def resolved_secret_key(self) -> bytes:
+        """The configured secret, or one generated once into ``<data_dir>/secret_key``."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+    def display(self) -> dict[str, Any]:
+        """Effective settings with secrets (and database passwords) masked."""
+        from sqlalchemy.engine import make_url
+
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        url = make_url(self.effective_database_url)
+        out["database_url"] = url.render_as_string(hide_password=True)
+        if self.secret_key is None:
+            out["secret_key"] = f"(generated into {self.data_dir / 'secret_key'})"
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and config file; keyword arguments win."""
+    return Settings(**overrides)

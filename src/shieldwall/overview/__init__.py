@@ -1,0 +1,1 @@
+"""Live counts for the home page and ``GET /v1/overview``."""

@@ -1,0 +1,57 @@
+"""Live counts, each from a real query. Later capabilities add their own rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from shieldwall.apikeys import repository as apikeys_repository
+from shieldwall.audit import repository as audit_repository
+from shieldwall.db.base import utcnow
+from shieldwall.users import repository as users_repository
+
+
+class Count(BaseModel):
+    key: str
+    label: str
+    value: int
+    principles: list[int] = []
+
+
+class Overview(BaseModel):
+    counts: list[Count]
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing has happened yet beyond setting up people and keys."""
+        return all(c.value == 0 for c in self.counts if c.key.startswith("events"))
+
+
+def overview(session: Session) -> Overview:
+    day_ago = utcnow() - timedelta(days=1)
+    return Overview(
+        counts=[
+            Count(
+                key="users_active",
+                label="Active people",
+                value=users_repository.count_users(session, active_only=True),
+            ),
+            Count(
+                key="api_keys_active",
+                label="Active API keys",
+                value=apikeys_repository.count_active(session),
+            ),
+            Count(
+                key="events_total",
+                label="Events in the log",
+                value=audit_repository.count_events(session),
+            ),
+            Count(
+                key="events_24h",
+                label="Events in the last 24 hours",
+                value=audit_repository.count_events(session, since=day_ago),
+            ),
+        ]
+    )

@@ -1,0 +1,1 @@
+"""People: accounts with a role, passwords, lock-out and web login sessions."""

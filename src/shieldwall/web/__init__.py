@@ -1,0 +1,41 @@
+"""Server-rendered pages (Jinja2). Every asset ships in the package; no CDN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def mount_web(app: FastAPI) -> None:
+    """Add the pages, the static files and an offline /docs to ``app``."""
+    import swagger_ui_bundle
+
+    from shieldwall.web import pages
+    from shieldwall.web.security import install_handlers
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(
+        "/docs-static",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="docs-static",
+    )
+    app.docs_url = None  # replaced by the offline page below
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="shieldwall API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    app.include_router(pages.router)
+    install_handlers(app)

@@ -60,9 +60,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "shieldwall.db"
     db = Database(f"sqlite:///{path}")
     migrate.upgrade(db.engine)
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.dispose()
+    db.dispose()  # closing the last connection checkpoints the WAL into the file
+    assert not path.with_name(path.name + "-wal").exists()
     return path
 
 
@@ -76,11 +75,28 @@ def _pg_migrated() -> Iterator[None]:
     yield
 
 
+_schema_dirty = False
+
+
+def mark_schema_dirty() -> None:
+    """A test changed the schema itself (dropped a trigger...): rebuild it before the next."""
+    global _schema_dirty
+    _schema_dirty = True
+
+
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    global _schema_dirty
     if PG_URL:
         request.getfixturevalue("_pg_migrated")
-        reset_postgres(PG_URL, schema=False)
+        if _schema_dirty:
+            reset_postgres(PG_URL, schema=True)
+            db = Database(PG_URL)
+            migrate.upgrade(db.engine)
+            db.dispose()
+            _schema_dirty = False
+        else:
+            reset_postgres(PG_URL, schema=False)
         return PG_URL
     template: Path = request.getfixturevalue("sqlite_template")
     target = tmp_path / "shieldwall.db"

@@ -1,0 +1,88 @@
+"""The ``shieldwall`` command: one Typer sub-app per command group.
+
+Every command that touches data opens the database itself and commits when it finishes
+(services only flush). A :class:`~shieldwall.core.errors.ShieldwallError` (bad input, a
+conflict, an unmigrated database) is printed as ``error: <message>`` in red with exit
+status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import click
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from typer.core import TyperGroup
+
+from shieldwall import __version__
+from shieldwall.cli import apikey, audit, config, db, demo, serve, user
+from shieldwall.cli.console import EXIT_ERROR, describe_validation_error, print_error
+from shieldwall.core.errors import ShieldwallError
+
+__all__ = ["app", "main"]
+
+
+class ShieldwallGroup(TyperGroup):
+    """The root group: turns errors a user can act on into a message and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ShieldwallError as exc:
+            print_error(exc.message)
+        except ValidationError as exc:
+            print_error(describe_validation_error(exc))
+        except OperationalError as exc:
+            print_error(f"the database could not be used: {exc.orig}")
+        raise typer.Exit(EXIT_ERROR)
+
+
+app = typer.Typer(
+    name="shieldwall",
+    cls=ShieldwallGroup,
+    help=(
+        "shieldwall: child-safety infrastructure (hash matching, review, reporting, "
+        "transparency).\n\n"
+        "Settings come from SHIELDWALL_* environment variables or shieldwall.toml; "
+        "see `shieldwall config show`.\n\n"
+        "First run on a laptop: `shieldwall demo seed` then `shieldwall serve`."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    # Locals in a traceback could hold passwords or API keys.
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"shieldwall {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+
+
+app.command(name="serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(user.app, name="user")
+app.add_typer(apikey.app, name="apikey")
+app.add_typer(audit.app, name="audit")
+app.add_typer(config.app, name="config")
+app.add_typer(demo.app, name="demo")
+
+
+def main() -> None:
+    """Entry point of the ``shieldwall`` console script."""
+    app(prog_name="shieldwall")

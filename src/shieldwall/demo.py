@@ -1,0 +1,182 @@
+"""The demo installation: an admin, a reviewer, an analyst and one integration API key.
+
+:func:`seed_demo` is idempotent. Secrets it creates are written to
+``<data_dir>/demo-credentials.txt`` (mode 0600) as ``key=value`` lines, the admin's first::
+
+    username=admin
+    password=...
+    reviewer_username=demo-reviewer
+    reviewer_password=...
+    analyst_username=demo-analyst
+    analyst_password=...
+    api_key=sw_...
+
+An account that exists and whose password is in the file is reused untouched. The file is
+written *before* the transaction commits, so a failed commit leaves a file whose accounts the
+next run creates with the same passwords, never accounts whose passwords are lost.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from shieldwall.apikeys import repository as apikeys_repository
+from shieldwall.apikeys import service as apikeys_service
+from shieldwall.apikeys.schemas import ApiKeyCreate, KeyKind
+from shieldwall.config import Settings
+from shieldwall.core.access import Principal, Role, Scope
+from shieldwall.core.errors import Conflict
+from shieldwall.db import migrate
+from shieldwall.db.base import utcnow
+from shieldwall.db.engine import Database
+from shieldwall.users import repository as users_repository
+from shieldwall.users import service as users_service
+from shieldwall.users.schemas import UserCreate
+
+CREDENTIALS_FILE = "demo-credentials.txt"
+DEMO_KEY_NAME = "demo upload service"
+DEMO_KEY_SCOPES = (Scope.SCAN,)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: Role
+    username: str
+    username_key: str
+    password_key: str
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """The admin login of the demo, and what this run created (empty when nothing)."""
+
+    username: str
+    password: str
+    credentials_file: Path
+    created: tuple[str, ...] = field(default=())
+
+
+def credentials_path(settings: Settings) -> Path:
+    return settings.data_dir / CREDENTIALS_FILE
+
+
+def read_credentials(path: Path) -> dict[str, str]:
+    """The ``key=value`` lines of a credentials file; empty when there is no file."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            values[key.strip()] = value.strip()
+    return values
+
+
+def write_credentials(path: Path, values: dict[str, str]) -> None:
+    """Replace the file atomically; it is readable by its owner only from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("".join(f"{key}={value}\n" for key, value in values.items()))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.chmod(path, 0o600)
+
+
+def demo_accounts(settings: Settings) -> tuple[DemoAccount, ...]:
+    return (
+        DemoAccount(Role.ADMIN, settings.demo_admin_username, "username", "password"),
+        DemoAccount(Role.REVIEWER, "demo-reviewer", "reviewer_username", "reviewer_password"),
+        DemoAccount(Role.ANALYST, "demo-analyst", "analyst_username", "analyst_password"),
+    )
+
+
+def seed_demo(db: Database, settings: Settings) -> DemoLogin:
+    """Create whatever of the demo is missing; return the admin login.
+
+    Migrates first when allowed (raises :class:`~shieldwall.core.errors.DatabaseNotMigrated`
+    otherwise). Raises :class:`~shieldwall.core.errors.Conflict` when a demo account exists
+    but its password is not in the credentials file, since it cannot be shown then.
+    """
+    migrate.ensure_current(db.engine, auto_migrate=settings.should_auto_migrate)
+    path = credentials_path(settings)
+    saved = read_credentials(path)
+    actor = Principal.system("demo")
+    wanted: dict[str, str] = {}
+    created: list[str] = []
+
+    with db.session() as session:
+        to_create: list[tuple[DemoAccount, str]] = []
+        for account in demo_accounts(settings):
+            password = _known_password(saved, account)
+            exists = users_repository.get_user_by_username(session, account.username) is not None
+            if exists and password is None:
+                raise Conflict(
+                    f"user {account.username!r} already exists but its password is not in "
+                    f"{path}; set one with `shieldwall user set-password {account.username}` "
+                    "and add it to that file, or remove the user"
+                )
+            if password is None:
+                password = secrets.token_urlsafe(12)
+            if not exists:
+                to_create.append((account, password))
+            wanted[account.username_key] = account.username
+            wanted[account.password_key] = password
+
+        api_key = _live_demo_key(session, saved.get("api_key", ""))
+        if api_key is not None:
+            wanted["api_key"] = api_key
+        # Passwords reach the file before the users exist (see the module docstring).
+        if wanted != saved:
+            write_credentials(path, wanted)
+        for account, password in to_create:
+            data = UserCreate(username=account.username, password=password, role=account.role)
+            users_service.create_user(session, data, actor=actor)
+            created.append(f"{account.role.value} {account.username}")
+        if api_key is None:
+            admin = users_repository.get_user_by_username(session, settings.demo_admin_username)
+            assert admin is not None
+            _key, plain = apikeys_service.create_key(
+                session,
+                ApiKeyCreate(name=DEMO_KEY_NAME, kind=KeyKind.INTEGRATION,
+                             scopes=list(DEMO_KEY_SCOPES), owner_id=admin.id),
+                actor=actor,
+            )
+            wanted["api_key"] = plain
+            write_credentials(path, wanted)
+            created.append(f"API key {DEMO_KEY_NAME!r}")
+
+    return DemoLogin(
+        username=wanted["username"],
+        password=wanted["password"],
+        credentials_file=path,
+        created=tuple(created),
+    )
+
+
+def _known_password(saved: dict[str, str], account: DemoAccount) -> str | None:
+    if saved.get(account.username_key) != account.username:
+        return None
+    return saved.get(account.password_key) or None
+
+
+def _live_demo_key(session: Session, plain: str) -> str | None:
+    """``plain`` when it names a key that exists and still works, else None."""
+    parts = plain.split("_", 2)
+    if len(parts) != 3:
+        return None
+    key = apikeys_repository.get_by_prefix(session, parts[1])
+    if key is None or key.revoked_at is not None:
+        return None
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        return None
+    return plain

@@ -72,7 +72,7 @@ def _pg_migrated() -> Iterator[None]:
         db = Database(PG_URL)
         migrate.upgrade(db.engine)
         db.dispose()
-    yield
+    return
 
 
 _schema_dirty = False

@@ -33,11 +33,11 @@ def test_environment_overrides_toml_file(monkeypatch: pytest.MonkeyPatch,
 
 def test_missing_config_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHIELDWALL_CONFIG_FILE", "/nonexistent/sw.toml")
-    with pytest.raises(FileNotFoundError, match="/nonexistent/sw.toml"):
+    with pytest.raises(FileNotFoundError, match=r"/nonexistent/sw\.toml"):
         load_settings()
 
 
-@pytest.mark.parametrize("field,value", [
+@pytest.mark.parametrize(("field", "value"), [
     ("port", 0), ("port", "eighty"), ("database_url", "not a url"), ("log_level", "loud"),
     ("unknown_knob", 1),
 ])

@@ -139,7 +139,8 @@ def seed_demo(db: Database, settings: Settings) -> DemoLogin:
         if wanted != saved:
             write_credentials(path, wanted)
         for account, password in to_create:
-            data = UserCreate(username=account.username, password=password, role=account.role)
+            data = UserCreate(username=account.username, password=password, role=account.role,
+                              display_name="")
             users_service.create_user(session, data, actor=actor)
             created.append(f"{account.role.value} {account.username}")
         if api_key is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime
 
@@ -52,7 +53,7 @@ def test_each_event_links_to_the_one_before(db: Database) -> None:
         events = s.query(Event).order_by(Event.id).all()
     assert [e.id for e in events] == [1, 2, 3, 4, 5]
     assert events[0].prev_hash == GENESIS_HASH
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
     e = events[2]
     assert e.hash == event_digest(
@@ -65,7 +66,7 @@ def test_each_event_links_to_the_one_before(db: Database) -> None:
     assert report.head_hash == events[-1].hash
 
 
-@pytest.mark.parametrize("column,value", [
+@pytest.mark.parametrize(("column", "value"), [
     ("payload", '{"i": 99}'),
     ("kind", "'test.changed'"),
     ("actor", "'user:666'"),
@@ -81,7 +82,7 @@ def test_edited_row_is_named(db: Database, column: str, value: str) -> None:
             value = "'{\"i\": 99}'"
         elif column == "principles" and db.dialect == "postgresql":
             value = "'[2]'::jsonb"
-        conn.execute(text(f"UPDATE events SET {column} = {value} WHERE id = 3"))  # noqa: S608
+        conn.execute(text(f"UPDATE events SET {column} = {value} WHERE id = 3"))
     report = verify(db)
     assert not report.ok
     assert report.first_bad_id == 3
@@ -153,7 +154,7 @@ def test_database_refuses_update_and_delete(db: Database, statement: str) -> Non
 
 def test_bad_events_are_refused_and_nothing_is_written(db: Database) -> None:
     with db.session() as s:
-        with pytest.raises(ValueError, match="domain.verb"):
+        with pytest.raises(ValueError, match=r"domain\.verb"):
             audit.record(s, "NoDot", actor="system:tests")
         with pytest.raises(ValueError, match="1-11"):
             audit.record(s, "test.bad", actor="system:tests", principles=[12])
@@ -168,9 +169,13 @@ def test_bad_events_are_refused_and_nothing_is_written(db: Database) -> None:
 
 def test_rolled_back_event_leaves_no_gap(db: Database) -> None:
     write(db, 2)
-    with pytest.raises(RuntimeError), db.session() as s:
-        audit.record(s, "test.happened", actor="system:tests")
-        raise RuntimeError("the change this event describes failed")
+    def failing_change() -> None:
+        with db.session() as s:
+            audit.record(s, "test.happened", actor="system:tests")
+            raise RuntimeError("the change this event describes failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
     write(db, 1)
     report = verify(db)
     assert report.ok
@@ -198,3 +203,24 @@ def test_concurrent_writers_keep_one_unbroken_chain(db: Database) -> None:
     report = verify(db)
     assert report.ok, report.reason
     assert report.checked == 40
+
+
+def test_anchor_detects_a_chain_rewritten_from_the_start(db: Database) -> None:
+    write(db, 3)
+    anchor = verify(db).head_hash
+    write(db, 2)
+    with db.session() as s:
+        assert audit.verify_chain(s, anchors=[anchor]).ok
+    # Rewrite everything consistently: same rows, recomputed digests, new head.
+    drop_guards(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM events"))
+        conn.execute(text(
+            "UPDATE event_chain_head SET last_event_id = 0, last_hash = :g, count = 0"
+        ), {"g": GENESIS_HASH})
+    write(db, 5, kind="test.forged")
+    with db.session() as s:
+        assert audit.verify_chain(s).ok  # consistent with itself...
+        report = audit.verify_chain(s, anchors=[anchor])
+    assert not report.ok  # ...but the anchored hash is gone
+    assert report.anchors_missing == (anchor,)

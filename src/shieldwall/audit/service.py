@@ -89,15 +89,22 @@ class ChainReport:
     head_hash: str
     first_bad_id: int | None = None
     reason: str | None = None
+    #: Anchored hashes (recorded elsewhere earlier) that are no longer in the chain.
+    anchors_missing: tuple[str, ...] = ()
 
 
-def verify_chain(session: Session) -> ChainReport:
+def verify_chain(session: Session, *, anchors: Iterable[str] = ()) -> ChainReport:
     """Recompute every digest and link; name the first row that does not fit.
 
     Detects an edited row (its digest no longer matches), a deleted or inserted row (the next
     row's ``prev_hash`` or the id sequence breaks) and deleted newest rows (the chain head
     names an event that is gone).
+
+    A chain rewritten from its first event on is consistent with itself; ``anchors`` —
+    head hashes recorded outside the database earlier — catch that: each must still be
+    the hash of some event, else it is listed in ``anchors_missing`` and ``ok`` is False.
     """
+    wanted = {a.strip().lower() for a in anchors if a.strip()}
     expected_prev = GENESIS_HASH
     expected_id = 1
     checked = 0
@@ -140,6 +147,7 @@ def verify_chain(session: Session) -> ChainReport:
         expected_prev = event.hash
         expected_id += 1
         checked += 1
+        wanted.discard(event.hash)
 
     head = repository.get_head(session)
     if head is None:
@@ -154,5 +162,14 @@ def verify_chain(session: Session) -> ChainReport:
             f"the chain head names event {head.last_event_id} but the log ends at event "
             f"{checked}: the newest event(s) from {first_missing} were deleted or the head "
             "was changed",
+        )
+    if wanted:
+        return ChainReport(
+            False,
+            checked,
+            expected_prev,
+            None,
+            f"{len(wanted)} anchored hash(es) are not in the chain: the log was rewritten",
+            anchors_missing=tuple(sorted(wanted)),
         )
     return ChainReport(True, checked, expected_prev)

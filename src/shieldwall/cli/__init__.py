@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import click
 import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
@@ -27,7 +26,7 @@ __all__ = ["app", "main"]
 class ShieldwallGroup(TyperGroup):
     """The root group: turns errors a user can act on into a message and exit status 2."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except ShieldwallError as exc:
@@ -35,7 +34,8 @@ class ShieldwallGroup(TyperGroup):
         except ValidationError as exc:
             print_error(describe_validation_error(exc))
         except OperationalError as exc:
-            print_error(f"the database could not be used: {exc.orig}")
+            reason = exc.orig if exc.orig is not None else exc
+            print_error(f"the database could not be used: {reason}")
         raise typer.Exit(EXIT_ERROR)
 
 
@@ -50,7 +50,7 @@ app = typer.Typer(
         "First run on a laptop: `shieldwall demo seed` then `shieldwall serve`."
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     # Locals in a traceback could hold passwords or API keys.
     pretty_exceptions_show_locals=False,
 )
@@ -72,6 +72,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
+    pass  # only global options; the help text is the Typer app's
 
 
 app.command(name="serve")(serve.serve)

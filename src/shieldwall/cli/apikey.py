@@ -65,9 +65,9 @@ def create(
 
     Examples:
 
-      shieldwall apikey create --name "upload service" --scope scan --owner alice
-      shieldwall apikey create --name "alice laptop" --kind personal --owner alice \\
-          --scope cases:read --scope cases:write --expires-days 90
+        shieldwall apikey create --name "upload service" --scope scan --owner alice
+        shieldwall apikey create --name laptop --kind personal --owner alice \\
+            --scope cases:read --scope cases:write --expires-days 90
     """
     if owner is None:
         raise InvalidInput(OWNER_REQUIRED, field="owner")
@@ -115,8 +115,8 @@ def list_keys(
 
     Examples:
 
-      shieldwall apikey list
-      shieldwall apikey list --all
+        shieldwall apikey list
+        shieldwall apikey list --all
     """
     settings = load()
     with open_database(settings) as db, db.session() as session:
@@ -126,7 +126,7 @@ def list_keys(
     columns = ("id", "name", "prefix", "kind", "scopes", "owner", "created", "last used",
                "status")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in {"id", "prefix", "kind"})
     for k in keys:
         table.add_row(
             str(k.id), k.name, k.prefix, k.kind, " ".join(k.scopes),
@@ -158,8 +158,8 @@ def revoke(
 
     Examples:
 
-      shieldwall apikey revoke 3
-      shieldwall apikey revoke k2x7q4mzab
+        shieldwall apikey revoke 3
+        shieldwall apikey revoke k2x7q4mzab
     """
     settings = load()
     with open_database(settings) as db, db.session() as session:

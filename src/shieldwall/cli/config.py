@@ -29,8 +29,8 @@ def show(
 
     Examples:
 
-      shieldwall config show
-      shieldwall config show --json | jq .database_url
+        shieldwall config show
+        shieldwall config show --json | jq .database_url
     """
     values = load().display()
     if as_json:
@@ -40,6 +40,6 @@ def show(
     table.add_column("setting", no_wrap=True)
     table.add_column("value", overflow="fold")
     for name, value in values.items():
-        shown = "" if value is None else str(value)
+        shown = "(default)" if value is None else str(value)
         table.add_row(name, shown)
     out().print(table, markup=False)

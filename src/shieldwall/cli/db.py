@@ -32,8 +32,8 @@ def upgrade(
 
     Examples:
 
-      shieldwall db upgrade
-      shieldwall db upgrade --revision 0001
+        shieldwall db upgrade
+        shieldwall db upgrade --revision 0001
     """
     settings = load()
     with open_database(settings, ensure_migrated=False) as db:
@@ -55,7 +55,7 @@ def current() -> None:
 
     Example:
 
-      shieldwall db current || shieldwall db upgrade
+        shieldwall db current || shieldwall db upgrade
     """
     settings = load()
     with open_database(settings, ensure_migrated=False) as db:
@@ -82,8 +82,8 @@ def downgrade(
 
     Examples:
 
-      shieldwall db downgrade 0001
-      shieldwall db downgrade base --yes
+        shieldwall db downgrade 0001
+        shieldwall db downgrade base --yes
     """
     settings = load()
     with open_database(settings, ensure_migrated=False) as db:

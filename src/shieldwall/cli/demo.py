@@ -27,7 +27,7 @@ def seed() -> None:
 
     Examples:
 
-      shieldwall demo seed && shieldwall serve
+        shieldwall demo seed && shieldwall serve
     """
     settings = load()
     with open_database(settings) as db:

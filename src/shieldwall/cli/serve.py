@@ -54,9 +54,9 @@ def serve(
 
     Examples:
 
-      shieldwall serve
-      shieldwall serve --host 0.0.0.0 --port 8080 --workers 4
-      SHIELDWALL_DATABASE_URL=postgresql+psycopg://sw@db/sw shieldwall serve
+        shieldwall serve
+        shieldwall serve --host 0.0.0.0 --port 8080 --workers 4
+        SHIELDWALL_DATABASE_URL=postgresql+psycopg://sw@db/sw shieldwall serve
     """
     overrides = {
         name: value

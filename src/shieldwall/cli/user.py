@@ -88,8 +88,9 @@ def create(
 
     Examples:
 
-      shieldwall user create alice --role admin --display-name "Alice Smith"
-      printf '%s\\n' "$PASSWORD" | shieldwall user create bob --role reviewer --password-stdin
+        shieldwall user create alice --role admin --display-name "Alice Smith"
+        printf '%s\\n' "$PASSWORD" | \\
+            shieldwall user create bob --role reviewer --password-stdin
     """
     password = read_password(password_stdin)
     data = validated(
@@ -109,14 +110,14 @@ def list_users() -> None:
 
     Example:
 
-      shieldwall user list
+        shieldwall user list
     """
     settings = load()
     with open_database(settings) as db, db.session() as session:
         users = repository.list_users(session)
     table = Table(title=f"{len(users)} user(s)")
     for column in ("id", "username", "display name", "role", "status", "last login", "created"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in {"id", "username"})
     now = utcnow()
     for u in users:
         if not u.is_active:
@@ -136,9 +137,9 @@ def set_role(username: Username, role: Annotated[Role, typer.Argument(help="New 
 
     Example:
 
-      shieldwall user set-role bob admin
+        shieldwall user set-role bob admin
     """
-    _update(username, UserUpdate(role=role), f"role is now {role.value}")
+    _update(username, validated(UserUpdate, role=role), f"role is now {role.value}")
 
 
 @app.command()
@@ -149,9 +150,10 @@ def deactivate(username: Username) -> None:
 
     Example:
 
-      shieldwall user deactivate bob
+        shieldwall user deactivate bob
     """
-    _update(username, UserUpdate(is_active=False), "deactivated; their sessions were ended")
+    _update(username, validated(UserUpdate, is_active=False),
+            "deactivated; their sessions were ended")
 
 
 @app.command()
@@ -160,9 +162,9 @@ def activate(username: Username) -> None:
 
     Example:
 
-      shieldwall user activate bob
+        shieldwall user activate bob
     """
-    _update(username, UserUpdate(is_active=True), "active")
+    _update(username, validated(UserUpdate, is_active=True), "active")
 
 
 @app.command()
@@ -171,9 +173,9 @@ def unlock(username: Username) -> None:
 
     Example:
 
-      shieldwall user unlock alice
+        shieldwall user unlock alice
     """
-    _update(username, UserUpdate(unlock=True), "unlocked")
+    _update(username, validated(UserUpdate, unlock=True), "unlocked")
 
 
 @app.command("set-password")
@@ -184,8 +186,9 @@ def set_password(username: Username, password_stdin: PasswordStdin = False) -> N
 
     Examples:
 
-      shieldwall user set-password alice
-      printf '%s\\n' "$PASSWORD" | shieldwall user set-password alice --password-stdin
+        shieldwall user set-password alice
+        printf '%s\\n' "$PASSWORD" | shieldwall user set-password alice \\
+            --password-stdin
     """
     password = read_password(password_stdin)
     _update(username, validated(UserUpdate, password=password),

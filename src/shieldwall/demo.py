@@ -139,8 +139,9 @@ def seed_demo(db: Database, settings: Settings) -> DemoLogin:
         if wanted != saved:
             write_credentials(path, wanted)
         for account, password in to_create:
-            data = UserCreate(username=account.username, password=password, role=account.role,
-                              display_name="")
+            data = UserCreate(
+                username=account.username, password=password, role=account.role, display_name=""
+            )
             users_service.create_user(session, data, actor=actor)
             created.append(f"{account.role.value} {account.username}")
         if api_key is None:
@@ -148,8 +149,12 @@ def seed_demo(db: Database, settings: Settings) -> DemoLogin:
             assert admin is not None
             _key, plain = apikeys_service.create_key(
                 session,
-                ApiKeyCreate(name=DEMO_KEY_NAME, kind=KeyKind.INTEGRATION,
-                             scopes=list(DEMO_KEY_SCOPES), owner_id=admin.id),
+                ApiKeyCreate(
+                    name=DEMO_KEY_NAME,
+                    kind=KeyKind.INTEGRATION,
+                    scopes=list(DEMO_KEY_SCOPES),
+                    owner_id=admin.id,
+                ),
                 actor=actor,
             )
             wanted["api_key"] = plain

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
-    "message", "asctime", "color_message",
+    "message",
+    "asctime",
+    "color_message",
 }
 
 

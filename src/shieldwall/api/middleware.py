@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,11 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shieldwall.api.problems import MEDIA_TYPE, problem_body
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+access_log = logging.getLogger("shieldwall.access")
 
 
 class RequestIdMiddleware:
     """Gives every request an id (a caller's ``X-Request-ID`` is kept when it is safe),
-    stores it in ``request.state.request_id`` and echoes it in the response headers."""
+    stores it in ``request.state.request_id``, echoes it in the response headers, and writes
+    one access-log line per request: method, path (never the query string, which may carry
+    hashes), status, duration, request id and acting key or user id."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -34,14 +39,32 @@ class RequestIdMiddleware:
         rid = incoming if _SAFE_ID.match(incoming) else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
 
+        started = time.perf_counter()
+        status = 500
+
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
                 headers.append((b"x-request-id", rid.encode()))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "http.request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "request_id": rid,
+                    "actor": scope["state"].get("actor", "-"),
+                },
+            )
 
 
 class BodyLimitMiddleware:

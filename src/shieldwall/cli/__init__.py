@@ -67,7 +67,9 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_show_version, is_eager=True,
+            "--version",
+            callback=_show_version,
+            is_eager=True,
             help="Print the version and exit.",
         ),
     ] = False,

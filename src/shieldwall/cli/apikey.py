@@ -42,9 +42,7 @@ def create(
     scope: Annotated[
         list[Scope], typer.Option(help="A permission; repeat for several.", show_choices=True)
     ],
-    kind: Annotated[KeyKind, typer.Option(help="integration or personal.")] = (
-        KeyKind.INTEGRATION
-    ),
+    kind: Annotated[KeyKind, typer.Option(help="integration or personal.")] = (KeyKind.INTEGRATION),
     owner: Annotated[
         str | None,
         typer.Option(help="Username of the person responsible (required, see above)."),
@@ -78,7 +76,11 @@ def create(
             raise NotFound(f"no user named {owner!r}; see `shieldwall user list`")
         expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
         data = validated(
-            ApiKeyCreate, name=name, kind=kind, scopes=scope, owner_id=person.id,
+            ApiKeyCreate,
+            name=name,
+            kind=kind,
+            scopes=scope,
+            owner_id=person.id,
             expires_at=expires_at,
         )
         key, plain = service.create_key(session, data, actor=ACTOR)
@@ -89,8 +91,10 @@ def create(
     note(summary, style="green")
     if expires_at is not None:
         note(f"it expires at {expires_at.isoformat(timespec='minutes')}")
-    note("This is the only time the key is shown; it cannot be shown again. Store it now:",
-         style="bold yellow")
+    note(
+        "This is the only time the key is shown; it cannot be shown again. Store it now:",
+        style="bold yellow",
+    )
     out().print(plain, markup=False, soft_wrap=True)
 
 
@@ -123,15 +127,20 @@ def list_keys(
         keys = repository.list_keys(session, include_revoked=show_all)
         owners = {u.id: u.username for u in users_repository.list_users(session)}
     table = Table(title=f"{len(keys)} API key(s)" + ("" if show_all else ", revoked hidden"))
-    columns = ("id", "name", "prefix", "kind", "scopes", "owner", "created", "last used",
-               "status")
+    columns = ("id", "name", "prefix", "kind", "scopes", "owner", "created", "last used", "status")
     for column in columns:
         table.add_column(column, overflow="fold", no_wrap=column in {"id", "prefix", "kind"})
     for k in keys:
         table.add_row(
-            str(k.id), k.name, k.prefix, k.kind, " ".join(k.scopes),
-            owners.get(k.owner_id, f"user {k.owner_id}"), when(k.created_at),
-            when(k.last_used_at), _status(k),
+            str(k.id),
+            k.name,
+            k.prefix,
+            k.kind,
+            " ".join(k.scopes),
+            owners.get(k.owner_id, f"user {k.owner_id}"),
+            when(k.created_at),
+            when(k.last_used_at),
+            _status(k),
         )
     out().print(table)
 

@@ -61,8 +61,7 @@ def verify(
     if not report.ok:
         where = f"event {report.first_bad_id}" if report.first_bad_id is not None else "the head"
         fail(
-            f"BROKEN at {where}: {report.reason}\n"
-            f"{report.checked} event(s) before it verified.",
+            f"BROKEN at {where}: {report.reason}\n{report.checked} event(s) before it verified.",
             code=EXIT_CHECK_FAILED,
         )
     out().print(f"OK: {report.checked} event(s) verified", style="green", markup=False)

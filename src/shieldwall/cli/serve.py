@@ -13,6 +13,7 @@ from shieldwall.api import create_app
 from shieldwall.cli.console import load, note, open_database
 from shieldwall.config import load_settings
 from shieldwall.demo import credentials_path, read_credentials
+from shieldwall.logs import configure_logging
 
 FACTORY = "shieldwall.cli.serve:app_factory"
 
@@ -23,7 +24,9 @@ def app_factory() -> FastAPI:
     ``shieldwall serve --workers N`` passes its ``--host``/``--port`` on as
     ``SHIELDWALL_HOST``/``SHIELDWALL_PORT`` so every worker sees the same settings.
     """
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def serve(
@@ -64,6 +67,7 @@ def serve(
         if value is not None
     }
     settings = load(**overrides)
+    configure_logging(settings.log_level)
     with open_database(settings):
         pass  # migrated (or refused) exactly as create_app would
 
@@ -80,11 +84,19 @@ def serve(
         os.environ["SHIELDWALL_HOST"] = settings.host
         os.environ["SHIELDWALL_PORT"] = str(settings.port)
         uvicorn.run(
-            FACTORY, factory=True, host=settings.host, port=settings.port,
-            workers=settings.workers, log_level=settings.log_level,
+            FACTORY,
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            access_log=False,
         )
         return
     uvicorn.run(
         create_app(settings, check_migrations=False),
-        host=settings.host, port=settings.port, log_level=settings.log_level,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,  # ours (shieldwall.access) leaves out query strings (hashes)
     )

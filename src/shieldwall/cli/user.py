@@ -94,7 +94,10 @@ def create(
     """
     password = read_password(password_stdin)
     data = validated(
-        UserCreate, username=username.strip().lower(), password=password, role=role,
+        UserCreate,
+        username=username.strip().lower(),
+        password=password,
+        role=role,
         display_name=display_name,
     )
     settings = load()
@@ -126,8 +129,15 @@ def list_users() -> None:
             status = f"locked until {when(u.locked_until)}"
         else:
             status = "active"
-        table.add_row(str(u.id), u.username, u.display_name, u.role, status,
-                      when(u.last_login_at), when(u.created_at))
+        table.add_row(
+            str(u.id),
+            u.username,
+            u.display_name,
+            u.role,
+            status,
+            when(u.last_login_at),
+            when(u.created_at),
+        )
     out().print(table)
 
 
@@ -152,8 +162,9 @@ def deactivate(username: Username) -> None:
 
         shieldwall user deactivate bob
     """
-    _update(username, validated(UserUpdate, is_active=False),
-            "deactivated; their sessions were ended")
+    _update(
+        username, validated(UserUpdate, is_active=False), "deactivated; their sessions were ended"
+    )
 
 
 @app.command()
@@ -191,5 +202,8 @@ def set_password(username: Username, password_stdin: PasswordStdin = False) -> N
             --password-stdin
     """
     password = read_password(password_stdin)
-    _update(username, validated(UserUpdate, password=password),
-            "password changed; their sessions were ended")
+    _update(
+        username,
+        validated(UserUpdate, password=password),
+        "password changed; their sessions were ended",
+    )

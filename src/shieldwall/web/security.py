@@ -149,6 +149,7 @@ def current_user(request: Request, db: DbSession) -> WebUser:
             path += "?" + request.url.query
         raise LoginRequired(path)
     request.state.web_user = user
+    request.state.actor = user.principal.actor
     return user
 
 

@@ -48,10 +48,12 @@ def reset_postgres(url: str, *, schema: bool) -> None:
         else:
             tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # the singleton rows the migrations create
             conn.execute(text(
                 "INSERT INTO event_chain_head (id, last_event_id, last_hash, count) "
                 "VALUES (1, 0, :g, 0)"
             ), {"g": "0" * 64})
+            conn.execute(text("INSERT INTO bank_change_head (id, seq) VALUES (1, 0)"))
     engine.dispose()
 
 

@@ -17,7 +17,10 @@ from shieldwall.db.engine import Database
 from shieldwall.db.models import Base
 from tests.conftest import PG_URL, mark_schema_dirty, reset_postgres
 
-TABLES = {"users", "web_sessions", "api_keys", "events", "event_chain_head"}
+TABLES = {
+    "users", "web_sessions", "api_keys", "events", "event_chain_head",
+    "banks", "bank_entries", "bank_change_head",
+}
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # the offline Swagger UI page comes from shieldwall.web
         redoc_url=None,
     )
     app.state.settings = settings

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from shieldwall.apikeys.models import ApiKey
+from shieldwall.db.base import utcnow
 
 
 def get(session: Session, key_id: int) -> ApiKey | None:
@@ -24,5 +25,13 @@ def list_keys(session: Session, *, include_revoked: bool = True) -> list[ApiKey]
 
 
 def count_active(session: Session) -> int:
-    stmt = select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
+    """Keys that work now: not revoked and not expired."""
+    stmt = (
+        select(func.count())
+        .select_from(ApiKey)
+        .where(
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
+        )
+    )
     return int(session.scalar(stmt) or 0)

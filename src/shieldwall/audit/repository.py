@@ -98,8 +98,15 @@ def list_events(
     return out
 
 
-def count_events(session: Session, *, since: datetime | None = None) -> int:
+def count_events(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    exclude_prefixes: tuple[str, ...] = (),
+) -> int:
     stmt = select(func.count()).select_from(Event)
     if since:
         stmt = stmt.where(Event.occurred_at >= since)
+    for prefix in exclude_prefixes:
+        stmt = stmt.where(~Event.kind.startswith(prefix, autoescape=True))
     return int(session.scalar(stmt) or 0)

@@ -20,18 +20,26 @@ class Count(BaseModel):
     principles: list[int] = []
 
 
+#: Event kinds that only set the installation up (people, keys, logins).
+SETUP_EVENT_PREFIXES = ("user.", "apikey.", "auth.")
+
+
 class Overview(BaseModel):
     counts: list[Count]
+    activity_events: int
 
     @property
     def is_empty(self) -> bool:
         """True when nothing has happened yet beyond setting up people and keys."""
-        return all(c.value == 0 for c in self.counts if c.key.startswith("events"))
+        return self.activity_events == 0
 
 
 def overview(session: Session) -> Overview:
     day_ago = utcnow() - timedelta(days=1)
     return Overview(
+        activity_events=audit_repository.count_events(
+            session, exclude_prefixes=SETUP_EVENT_PREFIXES
+        ),
         counts=[
             Count(
                 key="users_active",
@@ -53,5 +61,5 @@ def overview(session: Session) -> Overview:
                 label="Events in the last 24 hours",
                 value=audit_repository.count_events(session, since=day_ago),
             ),
-        ]
+        ],
     )

@@ -25,7 +25,6 @@ def mount_web(app: FastAPI) -> None:
         StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
         name="docs-static",
     )
-    app.docs_url = None  # replaced by the offline page below
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

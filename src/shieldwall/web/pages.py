@@ -30,6 +30,7 @@ from shieldwall.web.security import (
     WebUser,
     optional_user,
     page_requires,
+    rotate_csrf,
     safe_next,
     set_cookies,
     start_login,
@@ -265,8 +266,12 @@ def keys_create(
     except (ValidationError, ShieldwallError) as exc:
         db.rollback()
         return _keys_page(request, db, error=_messages(exc), status=422)
-    db.flush()
-    return _keys_page(request, db, created=plain, status=201)
+    # The key is shown in this answer only. A reload re-sends the form; the rotated csrf
+    # cookie makes that a refused stale form instead of a second key.
+    rotate_csrf(request)
+    response = _keys_page(request, db, created=plain, status=201)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/admin/api-keys/{key_id}/revoke", dependencies=[CsrfChecked])

@@ -42,7 +42,11 @@ class WebUser:
     """The logged-in person on a page."""
 
     def __init__(self, user: User, session_token: str) -> None:
-        self.user = user
+        # Plain copies: pages render after the request's session may have rolled back,
+        # which expires ORM objects.
+        self.user_id = user.id
+        self.username = user.username
+        self.role = user.role
         self.principal: Principal = users.principal_for(user)
         self.session_token = session_token
 
@@ -65,7 +69,8 @@ def _secret(request: Request) -> bytes:
 
 def csrf_cookie_value(request: Request) -> str:
     """The browser's csrf cookie, creating one for this response if it has none."""
-    value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    # A cookie set during this request (login, rotation) wins over the one the browser sent.
+    value = getattr(request.state, "new_csrf", None) or request.cookies.get(CSRF_COOKIE)
     if not value or len(value) > 100:
         value = secrets.token_urlsafe(32)
         request.state.new_csrf = value
@@ -99,7 +104,10 @@ async def verify_csrf(request: Request) -> None:
     message = f"{cookie}|{session_token}".encode()
     expected = hmac.new(_secret(request), message, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, token):
-        raise WebForbidden("the form's security token is missing or stale; reload and try again")
+        raise WebForbidden(
+            "this form was already sent, or its security token is missing or stale: "
+            "nothing was done. Open the page again and retry"
+        )
 
 
 CsrfChecked = Depends(verify_csrf)
@@ -160,7 +168,7 @@ def page_requires(scope: Scope) -> Any:
     def check(user: CurrentUser) -> WebUser:
         if not user.can(scope):
             raise WebForbidden(
-                f"your role ({user.user.role}) cannot open this page; it needs '{scope.value}'"
+                f"your role ({user.role}) cannot open this page; it needs '{scope.value}'"
             )
         return user
 
@@ -207,7 +215,13 @@ def install_handlers(app: FastAPI) -> None:
         return response
 
 
+def rotate_csrf(request: Request) -> None:
+    """Give the browser a new csrf cookie: forms rendered before now stop working, so a
+    reloaded POST (which re-sends the old form) is refused instead of acting twice."""
+    request.state.new_csrf = secrets.token_urlsafe(32)
+
+
 def start_login(request: Request, db: Session, user: User) -> None:
     request.state.new_session = users.start_web_session(db, user, _settings(request))
     # A fresh csrf cookie at login, so a token seen before login is worthless after it.
-    request.state.new_csrf = secrets.token_urlsafe(32)
+    rotate_csrf(request)

@@ -1,0 +1,217 @@
+"""Fetching media from a URL a caller gave us, without becoming a proxy into our network.
+
+Server-side request forgery protection:
+
+* only ``http`` and ``https`` URLs, without user:password, on the allowed ports;
+* the host name is resolved once and **every** address is checked: loopback, private,
+  link-local (cloud metadata at 169.254.169.254), multicast, reserved, unspecified and
+  shared (100.64/10) addresses are refused unless ``scan_url_allow_private`` is on;
+* the connection goes to the address that was checked (no second DNS answer can swap in
+  an internal one), with the original Host header and TLS server name;
+* redirects are followed by hand, each hop checked the same way, at most
+  ``scan_url_max_redirects``;
+* the body is streamed and cut off at ``scan_max_bytes``; the whole fetch is bounded by
+  ``scan_url_timeout_seconds``.
+
+Failures raise :class:`UrlRefused` (the caller's URL is not acceptable) or
+:class:`UrlFetchFailed` (the remote side failed), both :class:`InvalidInput` subclasses, with
+a message that names the reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from shieldwall.core.errors import InvalidInput, PayloadTooLarge
+
+Resolver = Callable[[str, int], list[str]]
+ALLOWED_PORTS = frozenset({80, 443, 8080, 8443})
+
+
+class UrlRefused(InvalidInput):
+    slug = "url-refused"
+    title = "URL refused"
+
+
+class UrlFetchFailed(InvalidInput):
+    status = 502
+    slug = "url-fetch-failed"
+    title = "Could not fetch the URL"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    content: bytes
+    content_type: str | None
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UrlFetchFailed(f"the host name {host!r} does not resolve ({exc.strerror})") from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    shared = ipaddress.ip_network("100.64.0.0/10")
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv4Address) and ip in shared)
+    )
+
+
+class UrlFetcher:
+    """Fetches one URL under the rules in the module docstring.
+
+    ``transport`` and ``resolver`` are the test seams: tests serve real HTTP from a local
+    server and decide what a name resolves to.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        timeout_seconds: float,
+        max_redirects: int = 3,
+        allow_private: bool = False,
+        allowed_ports: frozenset[int] = ALLOWED_PORTS,
+        resolver: Resolver = system_resolver,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.timeout = timeout_seconds
+        self.max_redirects = max_redirects
+        self.allow_private = allow_private
+        self.allowed_ports = allowed_ports
+        self.resolver = resolver
+        self.transport = transport
+
+    def check(self, url: str) -> tuple[str, str, int, str]:
+        """(scheme, host, port, address to connect to) for an acceptable URL."""
+        if len(url) > 4096:
+            raise UrlRefused("the URL is longer than 4096 characters")
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise UrlRefused(f"only http and https URLs can be fetched, not {scheme or 'none'!r}")
+        if parts.username or parts.password:
+            raise UrlRefused("URLs with a user name or password are not fetched")
+        host = parts.hostname
+        if not host:
+            raise UrlRefused("the URL has no host")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise UrlRefused("the URL's port is not a number between 0 and 65535") from None
+        if port not in self.allowed_ports and not self.allow_private:
+            ports = ", ".join(str(p) for p in sorted(self.allowed_ports))
+            raise UrlRefused(f"port {port} is not fetched; allowed ports: {ports}")
+        addresses = self.resolver(host, port)
+        if not addresses:
+            raise UrlFetchFailed(f"the host name {host!r} has no address")
+        if not self.allow_private:
+            internal = [a for a in addresses if not _is_public(a)]
+            if internal:
+                raise UrlRefused(
+                    f"{host} resolves to a private, loopback, link-local or reserved address "
+                    f"({internal[0]}); such URLs are not fetched"
+                )
+        return scheme, host, port, addresses[0]
+
+    def fetch(self, url: str) -> Fetched:
+        deadline = time.monotonic() + self.timeout
+        current = url
+        with httpx.Client(
+            transport=self.transport, follow_redirects=False, trust_env=False
+        ) as client:
+            for _hop in range(self.max_redirects + 1):
+                scheme, host, port, address = self.check(current)
+                response_or_next = self._one(client, current, scheme, host, port, address, deadline)
+                if isinstance(response_or_next, Fetched):
+                    return response_or_next
+                current = response_or_next
+        raise UrlFetchFailed(f"more than {self.max_redirects} redirects")
+
+    def _one(
+        self,
+        client: httpx.Client,
+        url: str,
+        scheme: str,
+        host: str,
+        port: int,
+        address: str,
+        deadline: float,
+    ) -> Fetched | str:
+        parts = urlsplit(url)
+        netloc = f"[{address}]" if ":" in address else address
+        target = f"{scheme}://{netloc}:{port}{parts.path or '/'}"
+        if parts.query:
+            target += f"?{parts.query}"
+        default_port = 443 if scheme == "https" else 80
+        host_header = host if port == default_port else f"{host}:{port}"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise UrlFetchFailed(f"fetching took longer than {self.timeout:g} s")
+        try:
+            with client.stream(
+                "GET",
+                target,
+                headers={
+                    "Host": host_header,
+                    "User-Agent": "shieldwall-scan/1",
+                    "Accept": "image/*,video/*,*/*;q=0.5",
+                },
+                extensions={
+                    "sni_hostname": host,
+                    "timeout": {
+                        "connect": remaining,
+                        "read": remaining,
+                        "write": remaining,
+                        "pool": remaining,
+                    },
+                },
+            ) as response:
+                if response.status_code in (301, 302, 303, 307, 308):
+                    location = response.headers.get("location")
+                    if not location:
+                        raise UrlFetchFailed(f"{response.status_code} redirect without Location")
+                    return urljoin(url, location)
+                if response.status_code != 200:
+                    raise UrlFetchFailed(f"the server answered HTTP {response.status_code}")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise PayloadTooLarge(
+                        f"the file at the URL is {int(declared):,} bytes; the limit is "
+                        f"{self.max_bytes:,}"
+                    )
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    if len(body) > self.max_bytes:
+                        raise PayloadTooLarge(
+                            f"the file at the URL is larger than the {self.max_bytes:,}-byte limit"
+                        )
+                    if time.monotonic() > deadline:
+                        raise UrlFetchFailed(f"fetching took longer than {self.timeout:g} s")
+                return Fetched(url, bytes(body), response.headers.get("content-type"))
+        except httpx.TimeoutException:
+            raise UrlFetchFailed(f"fetching took longer than {self.timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise UrlFetchFailed(f"could not fetch the URL ({type(exc).__name__})") from None

@@ -1,0 +1,213 @@
+"""SSRF protection and limits of the URL fetcher, against a real local HTTP server.
+
+Names resolve through the fetcher's resolver seam; a public-looking address is routed to the
+local server by the transport seam, so every request is real HTTP on loopback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from shieldwall.core.errors import PayloadTooLarge
+from shieldwall.integrations.url_fetch import UrlFetcher, UrlFetchFailed, UrlRefused
+
+PUBLIC = "93.184.216.34"  # a public address; the transport seam routes it to loopback
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = self.path
+        if path == "/image.png":
+            self._send(200, PNG, "image/png")
+        elif path == "/host":
+            self._send(200, self.headers["Host"].encode(), "text/plain")
+        elif path == "/big":
+            self._send(200, b"x" * 5000, "application/octet-stream")
+        elif path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for _ in range(10):
+                chunk = b"y" * 1000
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        elif path == "/slow":
+            time.sleep(1.5)
+            self._send(200, b"late", "text/plain")
+        elif path.startswith("/redirect-to/"):
+            self.send_response(302)
+            self.send_header("Location", "http://" + path.removeprefix("/redirect-to/"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path == "/loop":
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self._send(404, b"no", "text/plain")
+
+    def _send(self, status: int, body: bytes, ctype: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that stops reading (the size limit at work) is expected here
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[int]:
+    httpd = QuietServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+
+
+class ToLocal(httpx.HTTPTransport):
+    """Sends every request to the local server, as if the checked address were it."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+        self.seen: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(str(request.url))
+        request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
+        return super().handle_request(request)
+
+
+NAMES = {
+    "media.example": [PUBLIC],
+    "loopback.example": ["127.0.0.1"],
+    "private.example": ["10.0.0.5"],
+    "mixed.example": [PUBLIC, "192.168.1.20"],
+    "metadata.example": ["169.254.169.254"],
+    "v6local.example": ["::1"],
+    "mapped.example": ["::ffff:127.0.0.1"],
+    "cgnat.example": ["100.64.1.1"],
+    "zero.example": ["0.0.0.0"],  # noqa: S104 - an address under test, not a bind
+}
+
+
+def resolver(host: str, _port: int) -> list[str]:
+    if host in NAMES:
+        return NAMES[host]
+    raise UrlFetchFailed(f"the host name {host!r} does not resolve")
+
+
+@pytest.fixture
+def transport(server: int) -> ToLocal:
+    return ToLocal(server)
+
+
+def fetcher(transport: ToLocal, **kw: object) -> UrlFetcher:
+    options: dict[str, object] = {"max_bytes": 2000, "timeout_seconds": 1.0}
+    options.update(kw)
+    return UrlFetcher(resolver=resolver, transport=transport, **options)  # type: ignore[arg-type]
+
+
+def test_fetches_a_public_url_connecting_to_the_checked_address(transport: ToLocal) -> None:
+    got = fetcher(transport).fetch("http://media.example/image.png")
+    assert got.content == PNG
+    assert got.content_type == "image/png"
+    assert transport.seen == [f"http://{PUBLIC}/image.png"]
+
+
+def test_keeps_the_original_host_header(transport: ToLocal) -> None:
+    assert fetcher(transport).fetch("http://media.example/host").content == b"media.example"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://loopback.example/image.png",
+        "http://private.example/image.png",
+        "http://mixed.example/image.png",
+        "http://metadata.example/latest/meta-data/",
+        "http://v6local.example/image.png",
+        "http://mapped.example/image.png",
+        "http://cgnat.example/image.png",
+        "http://zero.example/image.png",
+    ],
+)
+def test_refuses_internal_addresses_before_connecting(transport: ToLocal, url: str) -> None:
+    with pytest.raises(UrlRefused, match="private, loopback, link-local or reserved"):
+        fetcher(transport).fetch(url)
+    assert transport.seen == []
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("file:///etc/passwd", "only http and https"),
+        ("ftp://media.example/x", "only http and https"),
+        ("gopher://media.example/x", "only http and https"),
+        ("http://user:pw@media.example/x", "user name or password"),
+        ("http://media.example:22/x", "port 22 is not fetched"),
+        ("http:///nohost", "no host"),
+        ("http://media.example:99999/x", "port"),
+        ("http://media.example/" + "a" * 5000, "longer than 4096"),
+    ],
+)
+def test_refuses_unacceptable_urls(transport: ToLocal, url: str, reason: str) -> None:
+    with pytest.raises(UrlRefused, match=reason):
+        fetcher(transport).fetch(url)
+    assert transport.seen == []
+
+
+def test_each_redirect_hop_is_checked(transport: ToLocal) -> None:
+    with pytest.raises(UrlRefused, match=r"10\.0\.0\.5"):
+        fetcher(transport).fetch("http://media.example/redirect-to/private.example/image.png")
+    assert len(transport.seen) == 1  # the redirect itself, never the internal target
+
+
+def test_a_safe_redirect_is_followed(transport: ToLocal) -> None:
+    got = fetcher(transport).fetch("http://media.example/redirect-to/media.example/image.png")
+    assert got.content == PNG
+
+
+def test_redirect_loops_stop(transport: ToLocal) -> None:
+    with pytest.raises(UrlFetchFailed, match="more than 2 redirects"):
+        fetcher(transport, max_redirects=2).fetch("http://media.example/loop")
+
+
+@pytest.mark.parametrize("path", ["/big", "/chunked"])
+def test_bodies_over_the_limit_are_cut_off(transport: ToLocal, path: str) -> None:
+    with pytest.raises(PayloadTooLarge, match="2,000"):
+        fetcher(transport).fetch(f"http://media.example{path}")
+
+
+def test_slow_servers_time_out(transport: ToLocal) -> None:
+    with pytest.raises(UrlFetchFailed, match=r"longer than 0\.5 s"):
+        fetcher(transport, timeout_seconds=0.5).fetch("http://media.example/slow")
+
+
+def test_http_errors_and_unknown_names_are_clear(transport: ToLocal) -> None:
+    with pytest.raises(UrlFetchFailed, match="HTTP 404"):
+        fetcher(transport).fetch("http://media.example/missing")
+    with pytest.raises(UrlFetchFailed, match="does not resolve"):
+        fetcher(transport).fetch("http://nowhere.example/x")
+
+
+def test_private_addresses_can_be_allowed_for_closed_test_networks(transport: ToLocal) -> None:
+    got = fetcher(transport, allow_private=True).fetch("http://loopback.example/image.png")
+    assert got.content == PNG

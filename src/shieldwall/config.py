@@ -92,8 +92,59 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body the JSON API accepts (bytes); larger gets 413.",
     )
+    import_max_bytes: int = Field(
+        200 * 1_048_576,
+        ge=1024,
+        description="Largest bank file an import request (paths ending in /import) accepts "
+        "(bytes); larger gets 413.",
+    )
+    import_max_rejected: int = Field(
+        10_000,
+        ge=0,
+        description="A bank import with more rejected (malformed) lines than this is stopped "
+        "and nothing of it is kept.",
+    )
     api_key_touch_seconds: int = Field(
         60, ge=0, description="Record an API key's last use at most this often (seconds)."
+    )
+    pdq_quality_floor: int = Field(
+        50,
+        ge=0,
+        le=100,
+        description="PDQ hashes below this quality are reported as low quality and not used "
+        "for perceptual matching (Meta's recommendation: 50).",
+    )
+    max_image_pixels: int = Field(
+        50_000_000, ge=1, description="Largest image (width x height) hashed; larger is refused."
+    )
+    scan_max_bytes: int = Field(
+        52_428_800,
+        ge=1024,
+        description="Largest file accepted by /v1/scan, /h/hash and /m/lookup (upload or URL).",
+    )
+    scan_url_timeout_seconds: float = Field(
+        15.0, gt=0, le=300, description="Time limit for fetching a URL given to /v1/scan."
+    )
+    scan_url_max_redirects: int = Field(3, ge=0, le=10, description="Redirects followed per fetch.")
+    scan_url_allow_private: bool = Field(
+        False,
+        description="Allow fetching URLs on private, loopback and link-local addresses (SSRF "
+        "protection off). Only for closed test networks.",
+    )
+    idempotency_ttl_hours: int = Field(
+        24, ge=1, le=24 * 30, description="How long an Idempotency-Key's answer is kept."
+    )
+    index_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="How often each server process applies bank changes to its index.",
+    )
+    index_stale_seconds: float = Field(
+        30.0, gt=0, description="/readyz reports the index stale after this long without an update."
+    )
+    index_save_seconds: float = Field(
+        300.0, gt=0, description="How often a changed index is saved to <data_dir>/index."
     )
     demo_admin_username: str = Field(
         "admin", description="Login created by `shieldwall demo seed`."

@@ -11,10 +11,22 @@ from fastapi import FastAPI
 from shieldwall import __version__
 from shieldwall.api import problems
 from shieldwall.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from shieldwall.api.routers import apikeys, events, health, me, overview, principles, users
+from shieldwall.api.routers import (
+    apikeys,
+    banks,
+    events,
+    health,
+    hma,
+    me,
+    overview,
+    principles,
+    scan,
+    users,
+)
 from shieldwall.config import Settings, load_settings
 from shieldwall.db import migrate
 from shieldwall.db.engine import Database
+from shieldwall.matching.index import MatchIndex
 
 log = logging.getLogger("shieldwall.api")
 
@@ -38,11 +50,17 @@ def create_app(
     if check_migrations:
         migrate.ensure_current(db.engine, auto_migrate=settings.should_auto_migrate)
 
+    match_index = MatchIndex(db, settings)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if database is None:
-            db.dispose()
+        match_index.start()
+        try:
+            yield
+        finally:
+            match_index.stop()
+            if database is None:
+                db.dispose()
 
     app = FastAPI(
         title="shieldwall",
@@ -54,16 +72,32 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.readiness_checks = {"database": health.database_check}
+    app.state.match_index = match_index
+    app.state.readiness_checks = {
+        "database": health.database_check,
+        "index": lambda app: app.state.match_index.readiness(),
+    }
 
     problems.install(app)
-    for router in (health, principles, me, users, apikeys, events, overview):
+    for router in (health, principles, me, users, apikeys, events, overview, banks, scan, hma):
         app.include_router(router.router)
 
     from shieldwall.web import mount_web
 
     mount_web(app)
 
-    app.add_middleware(BodyLimitMiddleware, limit_for=lambda _path: settings.max_body_bytes)
+    media_paths = ("/v1/scan", "/h/hash", "/m/lookup", "/scan")
+
+    def limit_for(path: str) -> int:
+        # Bank files are uploaded to .../import (API and web), media to the scan endpoints;
+        # everything else is small.
+        if path.endswith("/import"):
+            return settings.import_max_bytes
+        if path in media_paths:
+            # multipart framing adds a little to the file itself
+            return settings.scan_max_bytes + 64 * 1024
+        return settings.max_body_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
     app.add_middleware(RequestIdMiddleware)
     return app

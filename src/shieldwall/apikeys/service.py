@@ -26,7 +26,7 @@ from shieldwall.core.access import (
     scopes_for_role,
 )
 from shieldwall.core.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound
-from shieldwall.db.base import utcnow
+from shieldwall.db.base import as_utc, utcnow
 from shieldwall.users import repository as users_repository
 
 KEY_PREFIX = "sw"
@@ -65,7 +65,8 @@ def create_key(session: Session, data: ApiKeyCreate, *, actor: Principal) -> tup
             f"{why} {', '.join(sorted(allowed))}; not {', '.join(sorted(extra))}",
             field="scopes",
         )
-    if data.expires_at is not None and data.expires_at <= utcnow():
+    expires_at = as_utc(data.expires_at)  # a naive time is taken as UTC, as the API documents
+    if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput("expires_at must be in the future", field="expires_at")
 
     prefix = _new_prefix()
@@ -79,7 +80,7 @@ def create_key(session: Session, data: ApiKeyCreate, *, actor: Principal) -> tup
         kind=data.kind.value,
         scopes=sorted(s.value for s in scopes),
         owner_id=owner.id,
-        expires_at=data.expires_at,
+        expires_at=expires_at,
     )
     session.add(key)
     session.flush()

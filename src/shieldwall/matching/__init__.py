@@ -1,0 +1,1 @@
+"""Matching: the per-process hash index, lookups, verdicts and scans (principle 1)."""

@@ -192,7 +192,7 @@ class UrlFetcher:
                     location = response.headers.get("location")
                     if not location:
                         raise UrlFetchFailed(f"{response.status_code} redirect without Location")
-                    return urljoin(url, location)
+                    return str(urljoin(url, str(location)))
                 if response.status_code != 200:
                     raise UrlFetchFailed(f"the server answered HTTP {response.status_code}")
                 declared = response.headers.get("content-length")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from shieldwall import __version__
-from shieldwall.cli import apikey, audit, config, db, demo, serve, user
+from shieldwall.cli import apikey, audit, bank, config, db, demo, hashing, serve, user
 from shieldwall.cli.console import EXIT_ERROR, describe_validation_error, print_error
 from shieldwall.core.errors import ShieldwallError
 
@@ -78,9 +78,12 @@ def _root(
 
 
 app.command(name="serve")(serve.serve)
+app.command(name="hash")(hashing.hash_command)
+app.command(name="scan")(hashing.scan_command)
 app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.add_typer(apikey.app, name="apikey")
+app.add_typer(bank.app, name="bank")
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(demo.app, name="demo")

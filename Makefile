@@ -39,7 +39,10 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+## make bench: side-by-side benchmarks; figures go to docs/benchmarks.md.
 bench: $(DEV_STAMP)
+	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq wrk)) || echo "wrk unavailable: e2e skipped"
 	$(BIN)/python -m benchmarks
 
 clean:

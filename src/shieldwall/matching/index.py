@@ -183,6 +183,13 @@ class MatchIndex:
         if pdq.watermark != frames.watermark:
             log.warning("index.file_rejected", extra={"reason": "watermarks differ"})
             return False
+        with self.db.session() as session:
+            head = current_seq(session)
+        if pdq.watermark > head:
+            # The file saw changes this database never had (it was restored from a backup,
+            # or it is another database): its ids cannot be trusted.
+            log.warning("index.file_rejected", extra={"reason": "ahead of the database"})
+            return False
         with self._lock:
             self.pdq, self.frames = pdq, frames
             self.watermark = self._saved_watermark = pdq.watermark

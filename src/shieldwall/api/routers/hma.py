@@ -77,9 +77,12 @@ async def one_upload(request: Request) -> tuple[str, bytes]:
 def _by_bank(matches: list[MatchOut]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for m in matches:
-        out.setdefault(m.bank, []).append(
-            {"bank_content_id": m.entry_id, "distance": str(m.distance)}
-        )
+        if m.signal_type == "vpdq" and m.query_match_pct is not None:
+            # HMA's VPDQSimilarityInfo.pretty_str(): query %[compared %]
+            distance = f"{m.query_match_pct:.0f}%[{m.target_match_pct or 0:.0f}%]"
+        else:
+            distance = str(m.distance)
+        out.setdefault(m.bank, []).append({"bank_content_id": m.entry_id, "distance": distance})
     return out
 
 
@@ -192,5 +195,5 @@ def hma_banks(db: DbSession, _: BankReader) -> list[dict[str, Any]]:
 def hma_status(request: Request) -> PlainTextResponse:
     ok, detail = request.app.state.match_index.readiness()
     if ok:
-        return PlainTextResponse("I-AM-ALIVE\n")
+        return PlainTextResponse("I-AM-ALIVE")
     return PlainTextResponse(f"INDEX-NOT-READY: {detail}\n", status_code=503)

@@ -28,12 +28,17 @@ from sqlalchemy.orm import Session
 from shieldwall.apikeys import repository as apikeys_repository
 from shieldwall.apikeys import service as apikeys_service
 from shieldwall.apikeys.schemas import ApiKeyCreate, KeyKind
+from shieldwall.banks import repository as banks_repository
+from shieldwall.banks import service as banks_service
+from shieldwall.banks.schemas import BankCreate, EntryIn
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal, Role, Scope
 from shieldwall.core.errors import Conflict
+from shieldwall.core.hashing import hash_bytes
 from shieldwall.db import migrate
 from shieldwall.db.base import utcnow
 from shieldwall.db.engine import Database
+from shieldwall.demo_media import write_demo_images
 from shieldwall.users import repository as users_repository
 from shieldwall.users import service as users_service
 from shieldwall.users.schemas import UserCreate
@@ -161,12 +166,59 @@ def seed_demo(db: Database, settings: Settings) -> DemoLogin:
             write_credentials(path, wanted)
             created.append(f"API key {DEMO_KEY_NAME!r}")
 
+        if _seed_demo_bank(session, settings, actor):
+            created.append(f"bank {DEMO_BANK} with {len(DEMO_KNOWN)} stand-in pictures")
+
     return DemoLogin(
         username=wanted["username"],
         password=wanted["password"],
         credentials_file=path,
         created=tuple(created),
     )
+
+
+DEMO_BANK = "DEMO_STAND_INS"
+DEMO_KNOWN = ("known-1.jpg", "known-2.jpg", "known-3.jpg")
+
+
+def _seed_demo_bank(session: Session, settings: Settings, actor: Principal) -> bool:
+    """A block bank holding the hashes of generated stand-in pictures (once)."""
+    folder = settings.data_dir / "demo-images"
+    files = write_demo_images(folder)  # cheap, and restores deleted pictures
+    if banks_repository.get_bank_by_name(session, DEMO_BANK) is not None:
+        return False
+    banks_service.create_bank(
+        session,
+        BankCreate(
+            name=DEMO_BANK,
+            description="Demo only: hashes of generated abstract pictures in "
+            f"{folder} standing in for known material. Scan known-1-edited.jpg to see a "
+            "near-duplicate blocked.",
+            labels=["demo"],
+        ),
+        actor=actor,
+    )
+    entries = []
+    for n, name in enumerate(DEMO_KNOWN, start=1):
+        media = hash_bytes(files[name])
+        pdq = media.primary_pdq
+        assert pdq is not None
+        entries.append(
+            EntryIn(
+                signal_type="pdq",
+                value=pdq.hex,
+                quality=pdq.quality,
+                labels=["demo"],
+                source_record_id=f"demo-{n}",
+            )
+        )
+        entries.append(
+            EntryIn(
+                signal_type="md5", value=media.md5, labels=["demo"], source_record_id=f"demo-{n}"
+            )
+        )
+    banks_service.add_entries(session, DEMO_BANK, entries, actor=actor)
+    return True
 
 
 def _known_password(saved: dict[str, str], account: DemoAccount) -> str | None:

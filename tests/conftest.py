@@ -134,7 +134,17 @@ def app(settings: Settings, db: Database) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     # https, so Secure cookies are sent back as a browser would
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as c:
+        wait_for_index(app)
         yield c
+
+
+def wait_for_index(app: FastAPI, timeout: float = 15.0) -> None:
+    """The matching index loads in the background after start-up; wait for it."""
+    deadline = time.monotonic() + timeout
+    while not app.state.match_index.readiness()[0]:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"index not ready: {app.state.match_index.readiness()[1]}")
+        time.sleep(0.02)
 
 
 def make_user(db: Database, username: str, role: Role, password: str = PASSWORD) -> User:

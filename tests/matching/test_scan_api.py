@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
 from datetime import timedelta
@@ -311,3 +312,20 @@ def test_scan_needs_the_scan_scope(ready_client: TestClient, make_key: KeyFactor
         headers=auth(reader),
     )
     assert response.status_code == 403
+
+
+def test_a_one_colour_picture_is_low_quality_but_exact_hashes_still_match(
+    ready_client: TestClient, key: str, synced: Callable[[], None]
+) -> None:
+    c = ready_client
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (40, 40, 40)).save(out, "PNG")
+    data = out.getvalue()
+    make_bank(c, key, "FILES")
+    add(c, key, "FILES", signal_type="sha256", value=hashlib.sha256(data).hexdigest())
+    synced()
+    result = scan_file(c, key, data)
+    assert result["low_quality"] is True
+    assert result["verdict"] == "block"
+    assert [m["signal_type"] for m in result["matches"]] == ["sha256"]
+    assert "pdq" not in {h["signal_type"] for h in result["hashes"]}

@@ -14,7 +14,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shieldwall.core.errors import ALL_ERRORS, ShieldwallError
 
@@ -143,21 +146,52 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     )
 
 
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route accepts at this path (Starlette reports only the first)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods |= set(route_methods)
+    return methods
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = dict(exc.headers or {})
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"there is nothing at {request.url.path}; the API lives under /v1 (see /docs)"
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(sorted(allowed))
     return problem_response(
         request,
         status=exc.status_code,
         slug=slug,
         title=title,
         detail=detail,
-        headers=dict(exc.headers or {}),
+        headers=headers,
+    )
+
+
+async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
+    """A lost or refused database connection: retry later, nothing was saved."""
+    log.warning(
+        "request.database_unavailable",
+        extra={"request_id": request_id_of(request), "error": type(exc).__name__},
+    )
+    return problem_response(
+        request,
+        status=503,
+        slug="service-unavailable",
+        title="Service unavailable",
+        detail="the database is not reachable right now; nothing was saved, retry shortly",
+        headers={"Retry-After": "5"},
     )
 
 
@@ -178,4 +212,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ShieldwallError, _on_shieldwall_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(OperationalError, _on_database_down)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -25,7 +25,13 @@ from shieldwall.core.access import (
     Scope,
     scopes_for_role,
 )
-from shieldwall.core.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound
+from shieldwall.core.errors import (
+    AuthenticationRequired,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from shieldwall.db.base import as_utc, utcnow
 from shieldwall.users import repository as users_repository
 
@@ -53,6 +59,13 @@ def create_key(session: Session, data: ApiKeyCreate, *, actor: Principal) -> tup
     if not owner.is_active:
         raise Conflict(f"user {owner_id} is deactivated; activate them first", field="owner_id")
     scopes = frozenset(data.scopes)
+    beyond = scopes - actor.scopes
+    if beyond:
+        # A narrow key that leaks must not be able to mint a wider one.
+        raise PermissionDenied(
+            f"{actor.actor} cannot grant scopes it does not hold: {', '.join(sorted(beyond))}",
+            field="scopes",
+        )
     if data.kind is KeyKind.INTEGRATION:
         allowed = INTEGRATION_SCOPES
         why = "integration keys may hold only"

@@ -7,4 +7,11 @@ from shieldwall.db.base import Base
 from shieldwall.matching import models as matching_models
 from shieldwall.users import models as users_models
 
-__all__ = ["Base", "apikeys_models", "audit_models", "banks_models", "matching_models", "users_models"]
+__all__ = [
+    "Base",
+    "apikeys_models",
+    "audit_models",
+    "banks_models",
+    "matching_models",
+    "users_models",
+]

@@ -31,7 +31,14 @@ from shieldwall.banks.models import Bank, BankEntry
 from shieldwall.banks.service import value_key
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput
-from shieldwall.core.hashing import HashOptions, MediaHashes, hash_bytes, vpdq_match
+from shieldwall.core.hashing import (
+    HashOptions,
+    MediaError,
+    MediaErrorReason,
+    MediaHashes,
+    hash_bytes,
+    vpdq_match,
+)
 from shieldwall.core.signals import SignalType, VpdqFrame, normalise, parse_vpdq
 from shieldwall.db.base import utcnow
 from shieldwall.matching.index import BankInfo, MatchIndex
@@ -40,6 +47,8 @@ from shieldwall.matching.schemas import HashOut, LookupResult, MatchOut, ScanRes
 EXACT = {SignalType.MD5, SignalType.SHA1, SignalType.SHA256, SignalType.VIDEO_MD5}
 VARIANT_ORIGINAL = "original"
 VARIANT_LETTERBOX = "letterbox"
+#: Media errors where the file is a valid picture without a usable perceptual hash.
+NO_PERCEPTUAL_SIGNAL = frozenset({MediaErrorReason.UNIFORM, MediaErrorReason.TOO_SMALL})
 #: python-threatexchange's names for the 7 rotations/flips of an image.
 DIHEDRAL_VARIANTS = frozenset(
     {"rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1"}
@@ -302,7 +311,26 @@ def scan_media(
     options: HashOptions,
     bank_names: Sequence[str] | None,
 ) -> ScanResult:
-    media = hash_bytes(data, declared_type=declared_type, options=options)
+    try:
+        media = hash_bytes(data, declared_type=declared_type, options=options)
+    except MediaError as exc:
+        if exc.reason not in NO_PERCEPTUAL_SIGNAL or exc.exact is None:
+            raise
+        # A valid picture with nothing for PDQ to see (one colour, a few pixels): its
+        # perceptual hash is worthless, but exact hashes still apply.
+        exact = {
+            SignalType.MD5.value: exc.exact.md5,
+            SignalType.SHA1.value: exc.exact.sha1,
+            SignalType.SHA256.value: exc.exact.sha256,
+        }
+        signals = [QuerySignal(SignalType(k), v) for k, v in exact.items()]
+        low = matcher.lookup(signals, bank_names=bank_names)
+        return ScanResult(
+            scan_id=uuid.uuid4().hex,
+            media_kind="photo",
+            hashes=[HashOut(signal_type=k, value=v) for k, v in exact.items()],
+            **{**dict(low), "low_quality": True},
+        )
     signals, shown = signals_of(media)
     result = matcher.lookup(signals, bank_names=bank_names)
     return ScanResult(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from shieldwall.apikeys import repository as apikeys_repository
 from shieldwall.audit import repository as audit_repository
+from shieldwall.banks import repository as banks_repository
 from shieldwall.db.base import utcnow
 from shieldwall.users import repository as users_repository
 
@@ -32,6 +33,24 @@ class Overview(BaseModel):
     def is_empty(self) -> bool:
         """True when nothing has happened yet beyond setting up people and keys."""
         return self.activity_events == 0
+
+
+def _bank_counts(session: Session) -> list[Count]:
+    """Banks and their live entries by signal type; no rows until a bank exists."""
+    banks = banks_repository.count_banks(session)
+    if not banks:
+        return []
+    rows = [Count(key="banks", label="Hash banks", value=banks, principles=[1])]
+    for signal_type, n in banks_repository.count_live_entries_by_type(session).items():
+        rows.append(
+            Count(
+                key=f"bank_entries_{signal_type}",
+                label=f"{signal_type} hashes in banks",
+                value=n,
+                principles=[1],
+            )
+        )
+    return rows
 
 
 def overview(session: Session) -> Overview:
@@ -61,5 +80,6 @@ def overview(session: Session) -> Overview:
                 label="Events in the last 24 hours",
                 value=audit_repository.count_events(session, since=day_ago),
             ),
+            *_bank_counts(session),
         ],
     )

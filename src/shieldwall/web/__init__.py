@@ -16,7 +16,7 @@ def mount_web(app: FastAPI) -> None:
     """Add the pages, the static files and an offline /docs to ``app``."""
     import swagger_ui_bundle
 
-    from shieldwall.web import pages
+    from shieldwall.web import banks, pages, scan
     from shieldwall.web.security import install_handlers
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -37,4 +37,6 @@ def mount_web(app: FastAPI) -> None:
         )
 
     app.include_router(pages.router)
+    app.include_router(banks.router)
+    app.include_router(scan.router)
     install_handlers(app)

@@ -1,0 +1,272 @@
+"""All SQL for banks and their entries.
+
+Bulk paths (import, many entries in one call) use SQLAlchemy Core statements on the session's
+connection, never one ORM object per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from shieldwall.banks.models import Bank, BankEntry
+
+_entries = cast(Table, BankEntry.__table__)
+
+#: The columns a bulk insert fills, in this order; every row must carry all of them.
+INSERT_COLUMNS = (
+    "bank_id",
+    "signal_type",
+    "value",
+    "value_key",
+    "quality",
+    "labels",
+    "source",
+    "source_record_id",
+    "added_at",
+    "added_by",
+    "updated_at",
+    "disabled_until",
+    "removed_at",
+    "change_seq",
+)
+
+
+# ---- banks ---------------------------------------------------------------------------------
+
+
+def get_bank(session: Session, bank_id: int) -> Bank | None:
+    return session.get(Bank, bank_id)
+
+
+def get_bank_by_name(session: Session, name: str) -> Bank | None:
+    """The live (not deleted) bank called ``name``."""
+    return session.scalar(select(Bank).where(Bank.name == name, Bank.deleted_at.is_(None)))
+
+
+def list_banks(session: Session) -> list[Bank]:
+    return list(session.scalars(select(Bank).where(Bank.deleted_at.is_(None)).order_by(Bank.name)))
+
+
+def count_banks(session: Session) -> int:
+    stmt = select(func.count()).select_from(Bank).where(Bank.deleted_at.is_(None))
+    return int(session.scalar(stmt) or 0)
+
+
+# ---- counts --------------------------------------------------------------------------------
+
+
+def entry_counts(
+    session: Session, bank_ids: Sequence[int], now: datetime
+) -> list[tuple[int, str, int, int, int]]:
+    """(bank_id, signal_type, active, disabled, removed) for the given banks."""
+    if not bank_ids:
+        return []
+    live = BankEntry.removed_at.is_(None)
+    disabled = and_(live, BankEntry.disabled_until.is_not(None), BankEntry.disabled_until > now)
+    active = and_(
+        live, or_(BankEntry.disabled_until.is_(None), BankEntry.disabled_until <= now)
+    )
+    stmt = (
+        select(
+            BankEntry.bank_id,
+            BankEntry.signal_type,
+            func.sum(case((active, 1), else_=0)),
+            func.sum(case((disabled, 1), else_=0)),
+            func.sum(case((BankEntry.removed_at.is_not(None), 1), else_=0)),
+        )
+        .where(BankEntry.bank_id.in_(list(bank_ids)))
+        .group_by(BankEntry.bank_id, BankEntry.signal_type)
+    )
+    return [
+        (int(bank_id), str(signal_type), int(active or 0), int(disabled or 0), int(removed or 0))
+        for bank_id, signal_type, active, disabled, removed in session.execute(stmt).all()
+    ]
+
+
+def count_live_entries_by_type(session: Session) -> dict[str, int]:
+    """Entries not removed, in banks not deleted, by signal type."""
+    stmt = (
+        select(BankEntry.signal_type, func.count())
+        .join(Bank, Bank.id == BankEntry.bank_id)
+        .where(Bank.deleted_at.is_(None), BankEntry.removed_at.is_(None))
+        .group_by(BankEntry.signal_type)
+        .order_by(BankEntry.signal_type)
+    )
+    return {signal_type: int(n) for signal_type, n in session.execute(stmt).all()}
+
+
+def labels_in_use(session: Session, bank_id: int) -> set[str]:
+    """Every label carried by an entry of the bank that is not removed."""
+    if session.get_bind().dialect.name == "postgresql":
+        sql = (
+            "SELECT DISTINCT jsonb_array_elements_text(labels) FROM bank_entries "
+            "WHERE bank_id = :bank_id AND removed_at IS NULL"
+        )
+    else:
+        sql = (
+            "SELECT DISTINCT j.value FROM bank_entries, json_each(bank_entries.labels) AS j "
+            "WHERE bank_entries.bank_id = :bank_id AND bank_entries.removed_at IS NULL"
+        )
+    return {str(v) for v in session.scalars(text(sql), {"bank_id": bank_id})}
+
+
+# ---- entries -------------------------------------------------------------------------------
+
+
+def get_entry(session: Session, bank_id: int, entry_id: int) -> BankEntry | None:
+    return session.scalar(
+        select(BankEntry).where(BankEntry.id == entry_id, BankEntry.bank_id == bank_id)
+    )
+
+
+def list_entries(
+    session: Session,
+    bank_id: int,
+    *,
+    after_id: int = 0,
+    limit: int = 100,
+    signal_type: str | None = None,
+    include_removed: bool = False,
+    newest_first: bool = False,
+) -> list[BankEntry]:
+    stmt = select(BankEntry).where(BankEntry.bank_id == bank_id)
+    if after_id:
+        stmt = stmt.where(BankEntry.id > after_id)
+    if signal_type:
+        stmt = stmt.where(BankEntry.signal_type == signal_type)
+    if not include_removed:
+        stmt = stmt.where(BankEntry.removed_at.is_(None))
+    order = BankEntry.id.desc() if newest_first else BankEntry.id
+    return list(session.scalars(stmt.order_by(order).limit(limit)))
+
+
+def find_existing(
+    session: Session, bank_id: int, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, bool]]:
+    """``{(signal_type, value_key): (id, removed)}`` for the keys already in the bank,
+    in one query.
+
+    One ``signal_type = :t AND value_key IN (...)`` branch per signal type (UNION ALL), so
+    every branch is an index range on ``uq_bank_entries_value``. A row-value ``IN`` list
+    makes PostgreSQL scan the whole table, which inside one long import transaction (no
+    fresh statistics) turns a large import quadratic.
+    """
+    by_type: dict[str, list[str]] = {}
+    for signal_type, key in keys:
+        by_type.setdefault(signal_type, []).append(key)
+    if not by_type:
+        return {}
+    cols = (_entries.c.id, _entries.c.signal_type, _entries.c.value_key, _entries.c.removed_at)
+    branches = [
+        select(*cols).where(
+            _entries.c.bank_id == bank_id,
+            _entries.c.signal_type == signal_type,
+            _entries.c.value_key.in_(values),
+        )
+        for signal_type, values in by_type.items()
+    ]
+    stmt = branches[0] if len(branches) == 1 else union_all(*branches)
+    return {
+        (signal_type, key): (int(entry_id), removed_at is not None)
+        for entry_id, signal_type, key, removed_at in session.execute(stmt).all()
+    }
+
+
+def insert_entries(
+    session: Session, rows: Sequence[Mapping[str, Any]], *, returning: bool = False
+) -> list[int]:
+    """Insert rows (dicts with :data:`INSERT_COLUMNS`) in one executemany; with
+    ``returning``, their new ids in the order given."""
+    if not rows:
+        return []
+    if returning:
+        stmt = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
+        return [int(i) for i in session.execute(stmt, list(rows)).scalars()]
+    session.execute(insert(_entries), list(rows))
+    return []
+
+
+def revive_entries(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Make removed entries live again, each with its new provenance. Every row holds
+    ``entry_id`` plus the columns set below."""
+    if not rows:
+        return
+    stmt = (
+        update(_entries)
+        .where(_entries.c.id == bindparam("entry_id"))
+        .values(
+            removed_at=None,
+            labels=bindparam("labels"),
+            quality=bindparam("quality"),
+            source=bindparam("source"),
+            source_record_id=bindparam("source_record_id"),
+            added_at=bindparam("added_at"),
+            added_by=bindparam("added_by"),
+            updated_at=bindparam("updated_at"),
+            disabled_until=bindparam("disabled_until"),
+            change_seq=bindparam("change_seq"),
+        )
+    )
+    session.execute(stmt, list(rows))
+
+
+def remove_all_entries(session: Session, bank_id: int, *, seq: int, now: datetime) -> int:
+    """Soft-remove every live entry of a bank; returns how many."""
+    result = session.execute(
+        update(_entries)
+        .where(_entries.c.bank_id == bank_id, _entries.c.removed_at.is_(None))
+        .values(removed_at=now, updated_at=now, change_seq=seq)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+ExportRow = tuple[int, str, str, list[str], str | None, int | None]
+
+
+def iter_live_entry_rows(
+    session: Session, bank_id: int, *, batch: int = 1000
+) -> Iterator[ExportRow]:
+    """(id, signal_type, value, labels, source_record_id, quality) of every entry not
+    removed, in id order, fetched in keyset batches so memory stays flat."""
+    cols = (
+        _entries.c.id,
+        _entries.c.signal_type,
+        _entries.c.value,
+        _entries.c.labels,
+        _entries.c.source_record_id,
+        _entries.c.quality,
+    )
+    last = 0
+    while True:
+        rows = session.execute(
+            select(*cols)
+            .where(
+                _entries.c.bank_id == bank_id,
+                _entries.c.removed_at.is_(None),
+                _entries.c.id > last,
+            )
+            .order_by(_entries.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield (row[0], row[1], row[2], row[3], row[4], row[5])
+        last = rows[-1][0]

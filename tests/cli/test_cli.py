@@ -340,7 +340,8 @@ def test_demo_seed_is_idempotent(env: CliEnv) -> None:
         ]
         principal = apikeys_service.authenticate(session, saved["api_key"])
         assert principal.scopes == frozenset({Scope.SCAN})
-        assert audit_repository.count_events(session) == 4  # 3 users + 1 key, once
+        # 3 users, 1 key, the demo bank and its entries: once
+        assert audit_repository.count_events(session) == 6
     ok("audit", "verify")
 
 

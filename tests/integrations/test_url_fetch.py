@@ -9,13 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-import httpx
 import pytest
 
 from shieldwall.core.errors import PayloadTooLarge
 from shieldwall.integrations.url_fetch import UrlFetcher, UrlFetchFailed, UrlRefused
+from tests.local_http import QuietServer, ToLocal
 
 PUBLIC = "93.184.216.34"  # a public address; the transport seam routes it to loopback
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
@@ -65,13 +65,6 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a client that stops reading (the size limit at work) is expected here
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[int]:
     httpd = QuietServer(("127.0.0.1", 0), Handler)
@@ -79,20 +72,6 @@ def server() -> Iterator[int]:
     thread.start()
     yield httpd.server_address[1]
     httpd.shutdown()
-
-
-class ToLocal(httpx.HTTPTransport):
-    """Sends every request to the local server, as if the checked address were it."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self.port = port
-        self.seen: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append(str(request.url))
-        request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
-        return super().handle_request(request)
 
 
 NAMES = {

@@ -13,7 +13,7 @@ import ipaddress
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from shieldwall.core.hashing import HashOptions, hash_bytes
 from shieldwall.integrations.url_fetch import UrlFetcher, UrlFetchFailed
 from tests.api.problem_check import assert_problem
 from tests.conftest import KeyFactory, auth
+from tests.local_http import QuietServer, ToLocal
 from tests.matching.conftest import image, needs_shared
 
 pytestmark = needs_shared
@@ -87,13 +88,6 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
 @pytest.fixture
 def served() -> Iterator[Served]:
     state = Served(port=0)
@@ -104,20 +98,6 @@ def served() -> Iterator[Served]:
     yield state
     httpd.shutdown()
     httpd.server_close()
-
-
-class ToLocal(httpx.HTTPTransport):
-    """Sends every request to the local server, as if the checked address were it."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self.port = port
-        self.seen: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append(str(request.url))
-        request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
-        return super().handle_request(request)
 
 
 NAMES = {

@@ -109,7 +109,10 @@ class MatchIndex:
         self.last_sync = 0.0
         self._saved_watermark = -1
         self._last_save = 0.0
+        # Guards swapping the two indexes and the bank table together; queries need no lock
+        # (PdqIndex answers from immutable snapshots).
         self._lock = threading.RLock()
+        self._compactor: threading.Thread | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -197,11 +200,31 @@ class MatchIndex:
         return True
 
     def _rebuild(self) -> None:
-        pdq, frames = PdqIndex(), PdqIndex()
+        """Read every active perceptual entry and build both indexes in one go."""
+        pdq_ids: list[np.ndarray] = []
+        pdq_hashes: list[np.ndarray] = []
+        frame_ids: list[int] = []
+        frame_values: list[str] = []
         with self.db.session() as session:
             watermark = current_seq(session)
             for rows in self._active_perceptual(session):
-                self._add_rows(pdq, frames, rows)
+                plain = [(r[0], r[2]) for r in rows if r[1] == SignalType.PDQ]
+                if plain:
+                    pdq_ids.append(np.fromiter((r[0] for r in plain), np.int64, len(plain)))
+                    pdq_hashes.append(_pdq_bytes([r[1] for r in plain]))
+                for entry_id, signal_type, value in rows:
+                    if signal_type == SignalType.VPDQ:
+                        for ordinal, frame in enumerate(_unique_frames(value)):
+                            frame_ids.append(entry_id << FRAME_BITS | ordinal)
+                            frame_values.append(frame)
+        pdq = PdqIndex.build(
+            np.concatenate(pdq_ids) if pdq_ids else np.empty(0, np.int64),
+            np.concatenate(pdq_hashes) if pdq_hashes else np.empty((0, 32), np.uint8),
+        )
+        frames = PdqIndex.build(
+            np.asarray(frame_ids, dtype=np.int64),
+            _pdq_bytes(frame_values) if frame_values else np.empty((0, 32), np.uint8),
+        )
         with self._lock:
             self.pdq, self.frames = pdq, frames
             self.watermark = watermark
@@ -308,10 +331,21 @@ class MatchIndex:
             if frame_ids:
                 self.frames.remove(np.asarray(frame_ids, dtype=np.int64))
             self._add_rows(self.pdq, self.frames, live)
-            if self.pdq.needs_compaction():
-                self.pdq.compact()
-            if self.frames.needs_compaction():
-                self.frames.compact()
+        self._compact_in_background()
+
+    def _compact_in_background(self) -> None:
+        """Fold pending changes in without blocking queries (the index keeps answering from
+        its current snapshot while the new one is built)."""
+        due = [i for i in (self.pdq, self.frames) if i.needs_compaction()]
+        if not due or (self._compactor is not None and self._compactor.is_alive()):
+            return
+
+        def run() -> None:
+            for index in due:
+                index.compact()
+
+        self._compactor = threading.Thread(target=run, name="shieldwall-compact", daemon=True)
+        self._compactor.start()
 
     def _sync_banks(self, session: Session) -> None:
         """Re-read every bank's settings when any bank changed (banks are few)."""
@@ -366,21 +400,19 @@ class MatchIndex:
         return True, f"ready: {len(self.pdq)} pdq, {len(self.frames)} vpdq frames"
 
     def query_pdq(self, hash32: bytes, max_distance: int) -> list[tuple[int, int]]:
-        with self._lock:
-            return self.pdq.query(hash32, max_distance)
+        return self.pdq.query(hash32, max_distance)
 
     def query_frames(self, hashes: Sequence[bytes], max_distance: int) -> dict[int, set[int]]:
         """Entry id -> the positions (in ``hashes``) of query frames that matched it."""
         out: dict[int, set[int]] = {}
-        with self._lock:
-            for position, frame in enumerate(hashes):
-                for frame_id, _distance in self.frames.query(frame, max_distance):
-                    out.setdefault(frame_id >> FRAME_BITS, set()).add(position)
+        frames = self.frames
+        for position, frame in enumerate(hashes):
+            for frame_id, _distance in frames.query(frame, max_distance):
+                out.setdefault(frame_id >> FRAME_BITS, set()).add(position)
         return out
 
     def bank_snapshot(self) -> dict[int, BankInfo]:
-        with self._lock:
-            return dict(self.banks)
+        return dict(self.banks)  # replaced whole, never mutated in place
 
 
 def _unique_frames(value: str) -> list[str]:

@@ -334,7 +334,7 @@ def _checked_state(fields: Mapping[str, Any], arrays: Mapping[str, np.ndarray[An
     if fields["entries"] != n - dead.shape[0] + delta_ids.shape[0]:
         raise ValueError("entry count does not match the arrays")
     for name, array in (("ids", ids), ("dead", dead), ("delta_ids", delta_ids)):
-        if array.size > 1 and not (np.diff(array) > 0).all():
+        if array.size > 1 and not bool((array[1:] > array[:-1]).all()):
             raise ValueError(f"{name} are not strictly ascending")
     if dead.size and (dead[0] < 0 or dead[-1] >= n):
         raise ValueError("tombstones point outside the entries")

@@ -31,11 +31,17 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from sqlalchemy.engine import make_url
 
 from benchmarks.pdq_index import flip_bits
 from benchmarks.report import machine_line, write_section
 
-START, END = "<!-- bench:e2e-lookup:start -->", "<!-- bench:e2e-lookup:end -->"
+
+def markers(database: str) -> tuple[str, str]:
+    return (
+        f"<!-- bench:e2e-lookup-{database}:start -->",
+        f"<!-- bench:e2e-lookup-{database}:end -->",
+    )
 BASES = 3000
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -197,10 +203,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit("wrk printed no result:\n" + run.stdout + run.stderr)
     requests, duration_us, p50_us, p99_us, status_errors, timeouts = map(int, match.groups())
     rps = requests / (duration_us / 1e6)
-    command = "python -m benchmarks.e2e_lookup " + " ".join(argv or sys.argv[1:])
+    shown = [
+        make_url(a).render_as_string(hide_password=True) if "://" in a else a
+        for a in (argv or sys.argv[1:])
+    ]
+    command = "python -m benchmarks.e2e_lookup " + " ".join(shown)
+    database = "postgresql" if args.database_url else "sqlite"
+    start, end = markers(database)
     section = "\n".join([
-        START,
-        "## End to end: `POST /v1/lookup` (PDQ) against one large bank",
+        start,
+        f"## End to end: `POST /v1/lookup` (PDQ) against one large bank, {database}",
         "",
         f"Command: `{command.strip()}`. {machine_line('uvicorn', 'fastapi')}",
         "",
@@ -219,11 +231,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "",
         "No peer runs this end to end here (HMA needs its own Flask/PostgreSQL deployment); "
         "the index itself is compared with python-threatexchange in the PDQ index section.",
-        END,
+        end,
     ])
     print(section)
     if not args.no_write:
-        write_section(START, END, section)
+        write_section(start, end, section)
 
 
 if __name__ == "__main__":

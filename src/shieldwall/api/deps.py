@@ -14,8 +14,11 @@ from shieldwall.core.access import Principal, Scope
 from shieldwall.core.errors import AuthenticationRequired, PermissionDenied
 from shieldwall.db.engine import Database
 
+# Cheap dependencies are ``async``: FastAPI runs a plain ``def`` dependency in its thread
+# pool, and each hop costs more than the work itself.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -77,7 +80,7 @@ def require(scope: Scope) -> Any:
     every route declares one.
     """
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(scope):
             raise PermissionDenied(
                 f"this action needs the '{scope.value}' scope, which {principal.actor} "

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1", tags=["matching"])
 Scanner = Annotated[Principal, require(Scope.SCAN)]
 
 
-def get_match_index(request: Request) -> MatchIndex:
+async def get_match_index(request: Request) -> MatchIndex:
     index: MatchIndex = request.app.state.match_index
     return index
 

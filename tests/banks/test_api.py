@@ -31,9 +31,9 @@ def writer(make_key: KeyFactory) -> dict[str, str]:
 @pytest.fixture
 def bank(client: TestClient, writer: dict[str, str]) -> dict[str, Any]:
     response = client.post(
-        "/v1/banks", headers=writer,
-        json={"name": "NCMEC_CSAM", "labels": ["A1", "A2", "B1", "B2"],
-              "description": "test list"},
+        "/v1/banks",
+        headers=writer,
+        json={"name": "NCMEC_CSAM", "labels": ["A1", "A2", "B1", "B2"], "description": "test list"},
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
@@ -59,14 +59,15 @@ def test_readers_read_and_only_writers_write(
         assert client.get("/v1/banks/NCMEC_CSAM/entries", headers=key).status_code == 200
         assert client.get("/v1/banks/NCMEC_CSAM/export", headers=key).status_code == 200
         body = assert_problem(
-            add(client, key, {"signal_type": "md5", "value": md5_of(1)}), 403,
+            add(client, key, {"signal_type": "md5", "value": md5_of(1)}),
+            403,
             "permission-denied",
         )
         assert body["required_scope"] == "banks:write"
-        assert_problem(client.post("/v1/banks", headers=key, json={"name": "X"}), 403,
-                       "permission-denied")
-        assert_problem(client.delete("/v1/banks/NCMEC_CSAM", headers=key), 403,
-                       "permission-denied")
+        assert_problem(
+            client.post("/v1/banks", headers=key, json={"name": "X"}), 403, "permission-denied"
+        )
+        assert_problem(client.delete("/v1/banks/NCMEC_CSAM", headers=key), 403, "permission-denied")
     scan_only = auth(make_key([Scope.SCAN], kind=KeyKind.INTEGRATION))
     body = assert_problem(client.get("/v1/banks", headers=scan_only), 403, "permission-denied")
     assert body["required_scope"] == "banks:read"
@@ -96,8 +97,11 @@ def test_create_get_list_update_delete(
 
     assert [b["name"] for b in client.get("/v1/banks", headers=writer).json()] == ["NCMEC_CSAM"]
 
-    patched = client.patch("/v1/banks/NCMEC_CSAM", headers=writer,
-                           json={"pdq_threshold": 12, "dihedral": True, "action": "review"})
+    patched = client.patch(
+        "/v1/banks/NCMEC_CSAM",
+        headers=writer,
+        json={"pdq_threshold": 12, "dihedral": True, "action": "review"},
+    )
     assert patched.status_code == 200, patched.text
     assert (patched.json()["pdq_threshold"], patched.json()["dihedral"]) == (12, True)
     assert patched.json()["action"] == "review"
@@ -126,20 +130,24 @@ def test_create_get_list_update_delete(
 def test_bad_bank_settings_are_422(
     client: TestClient, writer: dict[str, str], body: dict[str, Any], field: str
 ) -> None:
-    problem = assert_problem(client.post("/v1/banks", headers=writer, json=body), 422,
-                             "invalid-input")
+    problem = assert_problem(
+        client.post("/v1/banks", headers=writer, json=body), 422, "invalid-input"
+    )
     assert field in {e["field"] for e in problem["errors"]}
 
 
 def test_duplicate_bank_is_409_and_allow_bank_action_is_422(
     client: TestClient, writer: dict[str, str], bank: dict[str, Any]
 ) -> None:
-    assert_problem(client.post("/v1/banks", headers=writer, json={"name": "NCMEC_CSAM"}),
-                   409, "conflict")
+    assert_problem(
+        client.post("/v1/banks", headers=writer, json={"name": "NCMEC_CSAM"}), 409, "conflict"
+    )
     problem = assert_problem(
-        client.post("/v1/banks", headers=writer,
-                    json={"name": "FP", "kind": "allow", "action": "block"}),
-        422, "invalid-input",
+        client.post(
+            "/v1/banks", headers=writer, json={"name": "FP", "kind": "allow", "action": "block"}
+        ),
+        422,
+        "invalid-input",
     )
     assert problem["field"] == "action"
     allow = client.post("/v1/banks", headers=writer, json={"name": "FP", "kind": "allow"})
@@ -148,8 +156,12 @@ def test_duplicate_bank_is_409_and_allow_bank_action_is_422(
 
 
 def test_unknown_bank_is_404(client: TestClient, writer: dict[str, str]) -> None:
-    for method, path in [("GET", "/v1/banks/NOPE"), ("GET", "/v1/banks/NOPE/entries"),
-                         ("GET", "/v1/banks/NOPE/export"), ("DELETE", "/v1/banks/NOPE")]:
+    for method, path in [
+        ("GET", "/v1/banks/NOPE"),
+        ("GET", "/v1/banks/NOPE/entries"),
+        ("GET", "/v1/banks/NOPE/export"),
+        ("DELETE", "/v1/banks/NOPE"),
+    ]:
         body = assert_problem(client.request(method, path, headers=writer), 404, "not-found")
         assert "NOPE" in body["detail"]
 
@@ -159,9 +171,18 @@ def test_unknown_bank_is_404(client: TestClient, writer: dict[str, str]) -> None
 
 @pytest.mark.usefixtures("bank")
 def test_add_one_entry_and_read_it_back(client: TestClient, writer: dict[str, str]) -> None:
-    response = add(client, writer, {"signal_type": "pdq", "value": pdq_of(1).upper(),
-                                    "quality": 88, "labels": ["B1", "A1"],
-                                    "source": "reviewer", "source_record_id": "case-9"})
+    response = add(
+        client,
+        writer,
+        {
+            "signal_type": "pdq",
+            "value": pdq_of(1).upper(),
+            "quality": 88,
+            "labels": ["B1", "A1"],
+            "source": "reviewer",
+            "source_record_id": "case-9",
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["added"], body["duplicates"], body["revived"]) == (1, 0, 0)
@@ -183,16 +204,25 @@ def test_add_a_list_reports_each_item(client: TestClient, writer: dict[str, str]
     first = add(client, writer, {"signal_type": "md5", "value": md5_of(1)}).json()["items"][0]
     client.delete(f"/v1/banks/NCMEC_CSAM/entries/{first['id']}", headers=writer)
     add(client, writer, {"signal_type": "md5", "value": md5_of(2)})
-    body = add(client, writer, [
-        {"signal_type": "md5", "value": md5_of(1)},  # removed before: revived
-        {"signal_type": "md5", "value": md5_of(2)},  # already there
-        {"signal_type": "md5", "value": md5_of(3)},  # new
-        {"signal_type": "md5", "value": md5_of(3)},  # repeated in this call
-        {"signal_type": "vpdq", "value": vpdq_of(1)},
-    ]).json()
+    body = add(
+        client,
+        writer,
+        [
+            {"signal_type": "md5", "value": md5_of(1)},  # removed before: revived
+            {"signal_type": "md5", "value": md5_of(2)},  # already there
+            {"signal_type": "md5", "value": md5_of(3)},  # new
+            {"signal_type": "md5", "value": md5_of(3)},  # repeated in this call
+            {"signal_type": "vpdq", "value": vpdq_of(1)},
+        ],
+    ).json()
     outcomes = [(i["index"], i["outcome"]) for i in body["items"]]
-    assert outcomes == [(0, "revived"), (1, "duplicate"), (2, "added"), (3, "duplicate"),
-                        (4, "added")]
+    assert outcomes == [
+        (0, "revived"),
+        (1, "duplicate"),
+        (2, "added"),
+        (3, "duplicate"),
+        (4, "added"),
+    ]
     assert body["items"][0]["id"] == first["id"]
     assert body["items"][2]["id"] == body["items"][3]["id"]
     assert (body["added"], body["duplicates"], body["revived"]) == (2, 2, 1)
@@ -202,11 +232,15 @@ def test_add_a_list_reports_each_item(client: TestClient, writer: dict[str, str]
 def test_one_invalid_item_fails_the_whole_call_naming_its_index(
     client: TestClient, writer: dict[str, str], db: Database
 ) -> None:
-    response = add(client, writer, [
-        {"signal_type": "md5", "value": md5_of(1)},
-        {"signal_type": "md5", "value": md5_of(2)},
-        {"signal_type": "pdq", "value": pdq_of(1)[:32]},
-    ])
+    response = add(
+        client,
+        writer,
+        [
+            {"signal_type": "md5", "value": md5_of(1)},
+            {"signal_type": "md5", "value": md5_of(2)},
+            {"signal_type": "pdq", "value": pdq_of(1)[:32]},
+        ],
+    )
     body = assert_problem(response, 422, "invalid-input")
     assert body["detail"].startswith("entries[2]: ")
     assert "pdq" in body["detail"]
@@ -215,16 +249,21 @@ def test_one_invalid_item_fails_the_whole_call_naming_its_index(
     listing = client.get("/v1/banks/NCMEC_CSAM/entries", headers=writer).json()
     assert listing["items"] == []
 
-    label = assert_problem(add(client, writer, {"signal_type": "md5", "value": md5_of(1),
-                                                "labels": ["Z9"]}), 422, "invalid-input")
+    label = assert_problem(
+        add(client, writer, {"signal_type": "md5", "value": md5_of(1), "labels": ["Z9"]}),
+        422,
+        "invalid-input",
+    )
     assert "Z9" in label["detail"]
     assert not label["detail"].startswith("entries[")
-    unknown = assert_problem(add(client, writer, {"signal_type": "photodna", "value": "x"}),
-                             422, "invalid-input")
+    unknown = assert_problem(
+        add(client, writer, {"signal_type": "photodna", "value": "x"}), 422, "invalid-input"
+    )
     assert "photodna" in unknown["detail"]
     schema = assert_problem(
         add(client, writer, [{"signal_type": "md5", "value": md5_of(1)}, {"signal_type": "md5"}]),
-        422, "invalid-input",
+        422,
+        "invalid-input",
     )
     assert [e["field"] for e in schema["errors"]] == ["entries.1.value"]
     single = assert_problem(add(client, writer, {"signal_type": "md5"}), 422, "invalid-input")
@@ -233,9 +272,14 @@ def test_one_invalid_item_fails_the_whole_call_naming_its_index(
 
 def test_openapi_documents_the_bank_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/v1/banks", "/v1/banks/{name}", "/v1/banks/{name}/entries",
-            "/v1/banks/{name}/entries/{entry_id}", "/v1/banks/{name}/import",
-            "/v1/banks/{name}/export"} <= set(paths)
+    assert {
+        "/v1/banks",
+        "/v1/banks/{name}",
+        "/v1/banks/{name}/entries",
+        "/v1/banks/{name}/entries/{entry_id}",
+        "/v1/banks/{name}/import",
+        "/v1/banks/{name}/export",
+    } <= set(paths)
 
 
 @pytest.mark.usefixtures("bank")
@@ -253,31 +297,41 @@ def test_more_than_1000_entries_in_one_call_is_refused(
 
 @pytest.mark.usefixtures("bank")
 def test_entries_page_filter_and_removed(client: TestClient, writer: dict[str, str]) -> None:
-    add(client, writer, [{"signal_type": "md5", "value": md5_of(i)} for i in range(5)]
-        + [{"signal_type": "pdq", "value": pdq_of(i)} for i in range(3)])
+    add(
+        client,
+        writer,
+        [{"signal_type": "md5", "value": md5_of(i)} for i in range(5)]
+        + [{"signal_type": "pdq", "value": pdq_of(i)} for i in range(3)],
+    )
     seen: list[int] = []
     after = 0
     while True:
-        page = client.get("/v1/banks/NCMEC_CSAM/entries", headers=writer,
-                          params={"after_id": after, "limit": 3}).json()
+        page = client.get(
+            "/v1/banks/NCMEC_CSAM/entries", headers=writer, params={"after_id": after, "limit": 3}
+        ).json()
         seen.extend(i["id"] for i in page["items"])
         if page["next_after_id"] is None:
             break
         after = page["next_after_id"]
     assert len(seen) == 8
     assert seen == sorted(seen)
-    pdq = client.get("/v1/banks/NCMEC_CSAM/entries", headers=writer,
-                     params={"signal_type": "PDQ"}).json()["items"]
+    pdq = client.get(
+        "/v1/banks/NCMEC_CSAM/entries", headers=writer, params={"signal_type": "PDQ"}
+    ).json()["items"]
     assert {i["signal_type"] for i in pdq} == {"pdq"}
     assert len(pdq) == 3
     client.delete(f"/v1/banks/NCMEC_CSAM/entries/{seen[0]}", headers=writer)
     live = client.get("/v1/banks/NCMEC_CSAM/entries", headers=writer).json()["items"]
     assert seen[0] not in {i["id"] for i in live}
-    everything = client.get("/v1/banks/NCMEC_CSAM/entries", headers=writer,
-                            params={"include_removed": True}).json()["items"]
+    everything = client.get(
+        "/v1/banks/NCMEC_CSAM/entries", headers=writer, params={"include_removed": True}
+    ).json()["items"]
     assert seen[0] in {i["id"] for i in everything}
-    assert_problem(client.get("/v1/banks/NCMEC_CSAM/entries", headers=writer,
-                              params={"signal_type": "nope"}), 422, "invalid-input")
+    assert_problem(
+        client.get("/v1/banks/NCMEC_CSAM/entries", headers=writer, params={"signal_type": "nope"}),
+        422,
+        "invalid-input",
+    )
 
 
 @pytest.mark.usefixtures("bank")
@@ -285,9 +339,15 @@ def test_patch_and_delete_an_entry(client: TestClient, writer: dict[str, str]) -
     added = add(client, writer, {"signal_type": "md5", "value": md5_of(1)}).json()
     entry_id = added["items"][0]["id"]
     url = f"/v1/banks/NCMEC_CSAM/entries/{entry_id}"
-    patched = client.patch(url, headers=writer, json={
-        "labels": ["A2"], "disabled_until": "2999-01-01T00:00:00Z", "source_record_id": "r-2",
-    })
+    patched = client.patch(
+        url,
+        headers=writer,
+        json={
+            "labels": ["A2"],
+            "disabled_until": "2999-01-01T00:00:00Z",
+            "source_record_id": "r-2",
+        },
+    )
     assert patched.status_code == 200, patched.text
     assert patched.json()["labels"] == ["A2"]
     assert patched.json()["disabled_until"].startswith("2999-01-01T00:00:00")
@@ -296,17 +356,18 @@ def test_patch_and_delete_an_entry(client: TestClient, writer: dict[str, str]) -
     cleared = client.patch(url, headers=writer, json={"disabled_until": None})
     assert cleared.json()["disabled_until"] is None
     assert cleared.json()["source_record_id"] == "r-2"
-    assert_problem(client.patch(url, headers=writer, json={"labels": ["Q7"]}), 422,
-                   "invalid-input")
-    assert_problem(client.patch(url, headers=writer, json={"value": md5_of(2)}), 422,
-                   "invalid-input")
+    assert_problem(client.patch(url, headers=writer, json={"labels": ["Q7"]}), 422, "invalid-input")
+    assert_problem(
+        client.patch(url, headers=writer, json={"value": md5_of(2)}), 422, "invalid-input"
+    )
     removed = client.delete(url, headers=writer)
     assert removed.status_code == 200
     assert removed.json()["removed_at"] is not None
     assert_problem(client.delete(url, headers=writer), 409, "conflict")
     assert client.get(url, headers=writer).json()["removed_at"] is not None
-    assert_problem(client.get("/v1/banks/NCMEC_CSAM/entries/999999", headers=writer), 404,
-                   "not-found")
+    assert_problem(
+        client.get("/v1/banks/NCMEC_CSAM/entries/999999", headers=writer), 404, "not-found"
+    )
 
 
 # ---- import and export ---------------------------------------------------------------------
@@ -319,8 +380,11 @@ def test_import_a_csv_file_bigger_than_the_json_body_limit(
     rows = "".join(f"md5,{md5_of(i)},A1,rec-{i},\n" for i in range(2000))
     data = (CSV_HEADER + rows + f"pdq,{pdq_of(1)[:32]},,,\n").encode()
     assert len(data) > settings.max_body_bytes
-    response = client.post("/v1/banks/NCMEC_CSAM/import", headers=writer,
-                           files={"file": ("hashes.csv", data, "text/csv")})
+    response = client.post(
+        "/v1/banks/NCMEC_CSAM/import",
+        headers=writer,
+        files={"file": ("hashes.csv", data, "text/csv")},
+    )
     assert response.status_code == 200, response.text
     report = response.json()
     assert (report["added"], report["rejected"], report["format"]) == (2000, 1, "csv")
@@ -334,22 +398,29 @@ def test_import_a_csv_file_bigger_than_the_json_body_limit(
 def test_import_format_field_and_fatal_files(client: TestClient, writer: dict[str, str]) -> None:
     url = "/v1/banks/NCMEC_CSAM/import"
     data = f"md5 {md5_of(1)}\n".encode()
-    response = client.post(url, headers=writer, data={"format": "local_file"},
-                           files={"file": ("hashes.dat", data)})
+    response = client.post(
+        url, headers=writer, data={"format": "local_file"}, files={"file": ("hashes.dat", data)}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["added"] == 1
-    body = assert_problem(client.post(url, headers=writer, files={"file": ("hashes.dat", data)}),
-                          422, "invalid-input")
+    body = assert_problem(
+        client.post(url, headers=writer, files={"file": ("hashes.dat", data)}), 422, "invalid-input"
+    )
     assert "extension" in body["detail"]
     body = assert_problem(
         client.post(url, headers=writer, files={"file": ("x.csv", b"\x89PNG\r\n\x1a\n\x00")}),
-        422, "invalid-input",
+        422,
+        "invalid-input",
     )
     assert "UTF-8" in body["detail"]
     body = assert_problem(
-        client.post(url, headers=writer,
-                    files={"file": ("x.jsonl", json.dumps(["not", "an", "object"]).encode())}),
-        422, "invalid-input",
+        client.post(
+            url,
+            headers=writer,
+            files={"file": ("x.jsonl", json.dumps(["not", "an", "object"]).encode())},
+        ),
+        422,
+        "invalid-input",
     )
     assert "not an object" in body["detail"]
 
@@ -362,49 +433,72 @@ def test_import_limit_and_too_many_rejections(
     app = create_app(small, database=db)
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as c:
         big = ("".join(f"md5 {md5_of(i)}\n" for i in range(200))).encode()
-        assert_problem(c.post("/v1/banks/NCMEC_CSAM/import", headers=writer,
-                              files={"file": ("a.txt", big)}), 413, "payload-too-large")
+        assert_problem(
+            c.post("/v1/banks/NCMEC_CSAM/import", headers=writer, files={"file": ("a.txt", big)}),
+            413,
+            "payload-too-large",
+        )
         bad = b"md5 x\nmd5 y\nmd5 z\n"
-        body = assert_problem(c.post("/v1/banks/NCMEC_CSAM/import", headers=writer,
-                                     files={"file": ("a.txt", bad)}), 422, "invalid-input")
+        body = assert_problem(
+            c.post("/v1/banks/NCMEC_CSAM/import", headers=writer, files={"file": ("a.txt", bad)}),
+            422,
+            "invalid-input",
+        )
         assert "more than 2 lines were rejected" in body["detail"]
         # other paths keep the small JSON limit
         assert_problem(
-            c.post("/v1/banks/NCMEC_CSAM/entries", headers=writer,
-                   content=b"[" + b" " * 70_000 + b"]",
-                   ),
-            413, "payload-too-large",
+            c.post(
+                "/v1/banks/NCMEC_CSAM/entries",
+                headers=writer,
+                content=b"[" + b" " * 70_000 + b"]",
+            ),
+            413,
+            "payload-too-large",
         )
 
 
 @pytest.fixture
 def filled(client: TestClient, writer: dict[str, str], bank: dict[str, Any]) -> None:
-    add(client, writer, [
-        {"signal_type": "pdq", "value": pdq_of(1), "labels": ["A1"], "quality": 77,
-         "source_record_id": "r,1"},
-        {"signal_type": "md5", "value": md5_of(1)},
-        {"signal_type": "vpdq", "value": vpdq_of(2)},
-    ])
+    add(
+        client,
+        writer,
+        [
+            {
+                "signal_type": "pdq",
+                "value": pdq_of(1),
+                "labels": ["A1"],
+                "quality": 77,
+                "source_record_id": "r,1",
+            },
+            {"signal_type": "md5", "value": md5_of(1)},
+            {"signal_type": "vpdq", "value": vpdq_of(2)},
+        ],
+    )
 
 
 @pytest.mark.usefixtures("filled")
 @pytest.mark.parametrize(
     ("fmt", "media_type", "ext"),
-    [("csv", "text/csv", "csv"), ("jsonl", "application/jsonl", "jsonl"),
-     ("local_file", "text/plain", "txt")],
+    [
+        ("csv", "text/csv", "csv"),
+        ("jsonl", "application/jsonl", "jsonl"),
+        ("local_file", "text/plain", "txt"),
+    ],
 )
 def test_export_streams_each_format_and_round_trips(
     client: TestClient, writer: dict[str, str], fmt: str, media_type: str, ext: str
 ) -> None:
-    response = client.get("/v1/banks/NCMEC_CSAM/export", headers=writer,
-                          params={"format": fmt})
+    response = client.get("/v1/banks/NCMEC_CSAM/export", headers=writer, params={"format": fmt})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith(media_type)
     assert f'filename="NCMEC_CSAM.{ext}"' in response.headers["content-disposition"]
     assert pdq_of(1) in response.text
     client.post("/v1/banks", headers=writer, json={"name": "COPY", "labels": ["A1"]})
-    imported = client.post("/v1/banks/COPY/import", headers=writer,
-                           files={"file": (f"NCMEC_CSAM.{ext}", response.content)})
+    imported = client.post(
+        "/v1/banks/COPY/import",
+        headers=writer,
+        files={"file": (f"NCMEC_CSAM.{ext}", response.content)},
+    )
     assert imported.status_code == 200, imported.text
     assert (imported.json()["added"], imported.json()["rejected"]) == (3, 0)
     again = client.get("/v1/banks/COPY/export", headers=writer, params={"format": fmt})
@@ -413,14 +507,19 @@ def test_export_streams_each_format_and_round_trips(
 
 @pytest.mark.usefixtures("filled")
 def test_export_of_an_unknown_format_is_422(client: TestClient, writer: dict[str, str]) -> None:
-    assert_problem(client.get("/v1/banks/NCMEC_CSAM/export", headers=writer,
-                              params={"format": "xml"}), 422, "invalid-input")
+    assert_problem(
+        client.get("/v1/banks/NCMEC_CSAM/export", headers=writer, params={"format": "xml"}),
+        422,
+        "invalid-input",
+    )
 
 
 @pytest.mark.usefixtures("filled")
 def test_overview_counts_banks_and_hashes(client: TestClient, admin_key: str) -> None:
-    counts = {c["key"]: c["value"]
-              for c in client.get("/v1/overview", headers=auth(admin_key)).json()["counts"]}
+    counts = {
+        c["key"]: c["value"]
+        for c in client.get("/v1/overview", headers=auth(admin_key)).json()["counts"]
+    }
     assert counts["banks"] == 1
     assert (counts["bank_entries_pdq"], counts["bank_entries_md5"]) == (1, 1)
     assert counts["bank_entries_vpdq"] == 1

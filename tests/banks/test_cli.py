@@ -41,8 +41,20 @@ def ok(*args: str, input: str | None = None) -> Result:
 
 
 def test_create_list_show(db: Database) -> None:
-    result = ok("bank", "create", "NCMEC_CSAM", "--label", "A1", "--label", "B1",
-                "--pdq-threshold", "20", "--description", "from the test", "--dihedral")
+    result = ok(
+        "bank",
+        "create",
+        "NCMEC_CSAM",
+        "--label",
+        "A1",
+        "--label",
+        "B1",
+        "--pdq-threshold",
+        "20",
+        "--description",
+        "from the test",
+        "--dihedral",
+    )
     assert "created block bank NCMEC_CSAM" in result.output
     ok("bank", "create", "FP", "--kind", "allow")
     with db.session() as s:
@@ -132,10 +144,12 @@ def test_import_formats_by_option_and_fatal_files(
 def test_export_to_a_file_and_to_stdout(make_bank: BankFactory, tmp_path: Path) -> None:
     make_bank("EXP")
     source = tmp_path / "in.jsonl"
-    source.write_text("".join(
-        json.dumps({"signal_type": "md5", "value": md5_of(i), "labels": []}) + "\n"
-        for i in range(3)
-    ))
+    source.write_text(
+        "".join(
+            json.dumps({"signal_type": "md5", "value": md5_of(i), "labels": []}) + "\n"
+            for i in range(3)
+        )
+    )
     ok("bank", "import", "EXP", str(source))
     target = tmp_path / "out.csv"
     result = ok("bank", "export", "EXP", "-o", str(target))

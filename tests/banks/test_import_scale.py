@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import io as stdio
 import time
 import tracemalloc
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
-from shieldwall.banks import io
+from shieldwall.banks import io, repository
 from shieldwall.banks.schemas import FileFormat
 from shieldwall.db.engine import Database
 from tests.banks.conftest import BankFactory, md5_of, pdq_of, sha256_of
-from tests.conftest import SYSTEM
+from tests.conftest import PG_URL, SYSTEM
 
 pytestmark = pytest.mark.db
 
@@ -62,3 +64,40 @@ def test_200k_line_import_is_streaming(
     assert peak < PEAK_LIMIT, f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.1f} MiB file"
     assert elapsed < TIME_LIMIT_S, f"{elapsed:.1f}s"
     print(f"\n200k-line import: {elapsed:.1f}s, peak {peak / 2**20:.1f} MiB (tracemalloc on)")
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs SHIELDWALL_TEST_DATABASE_URL (PostgreSQL)")
+def test_duplicate_check_probes_the_index_even_when_statistics_say_the_table_is_empty(
+    db: Database, make_bank: BankFactory
+) -> None:
+    """An autovacuum ANALYZE during a long import sees none of its rows and records the
+    table as empty; the per-batch duplicate check must still be one index probe per key,
+    not a walk over the bank (which made a 200k-line import take many minutes)."""
+    bank = make_bank("STALE")
+    data = "".join(f"md5 {md5_of(i)}\n" for i in range(3000)).encode()
+    other = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with db.session() as s:
+            io.import_entries(s, "STALE", stdio.BytesIO(data), FileFormat.LOCAL_FILE, actor=SYSTEM)
+            with other.connect() as conn:  # what autovacuum would do meanwhile
+                conn.execute(text("ANALYZE bank_entries"))
+                assert (
+                    conn.scalar(
+                        text("SELECT reltuples FROM pg_class WHERE relname = 'bank_entries'")
+                    )
+                    == 0
+                )
+            statement = repository._PG_FIND_EXISTING
+            keys = [md5_of(i) for i in range(2500, 3500)]
+            plan = "\n".join(
+                row[0]
+                for row in s.execute(
+                    text("EXPLAIN " + statement.text),
+                    {"types": ["md5"] * len(keys), "keys": keys, "bank_id": bank.id},
+                )
+            )
+    finally:
+        other.dispose()
+    assert "ix_bank_entries_lookup" in plan, plan
+    assert "Seq Scan on bank_entries" not in plan, plan
+    assert "ix_bank_entries_bank_id" not in plan, plan

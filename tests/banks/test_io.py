@@ -63,7 +63,7 @@ def test_csv_import_with_every_column(db: Database, make_bank: BankFactory) -> N
         + f"pdq,{pdq_of(1)},A1 B1,case-1,92\n"
         + f"md5,{md5_of(1).upper()},,,\n"
         + "\n"
-        + f"sha256,{sha256_of(1)},B2,\"case,with,commas\",\n"
+        + f'sha256,{sha256_of(1)},B2,"case,with,commas",\n'
     )
     report = do_import(db, "CSV_BANK", data, FileFormat.CSV)
     assert (report.added, report.duplicates, report.revived, report.rejected) == (3, 0, 0, 0)
@@ -89,11 +89,21 @@ def test_csv_columns_may_come_in_any_order_and_optional_ones_may_be_missing(
 def test_jsonl_import(db: Database, make_bank: BankFactory) -> None:
     bank = make_bank("JSONL_BANK", labels=["A1", "B1"])
     lines = [
-        {"signal_type": "pdq", "value": pdq_of(1), "labels": ["A1"], "quality": 80,
-         "source_record_id": "r1"},
+        {
+            "signal_type": "pdq",
+            "value": pdq_of(1),
+            "labels": ["A1"],
+            "quality": 80,
+            "source_record_id": "r1",
+        },
         {"signal_type": "md5", "value": md5_of(1)},
-        {"signal_type": "md5", "value": md5_of(2), "labels": "A1 B1", "source_record_id": None,
-         "quality": None},
+        {
+            "signal_type": "md5",
+            "value": md5_of(2),
+            "labels": "A1 B1",
+            "source_record_id": None,
+            "quality": None,
+        },
     ]
     data = "\n".join(json.dumps(x) for x in lines) + "\n\n"
     report = do_import(db, "JSONL_BANK", data, FileFormat.JSONL)
@@ -116,7 +126,9 @@ def test_local_file_import(db: Database, make_bank: BankFactory) -> None:
     report = do_import(db, "LOCAL", data, FileFormat.LOCAL_FILE)
     assert (report.added, report.rejected, report.lines) == (3, 0, 6)
     assert {(r.signal_type, r.value) for r in entries_of(db, bank.id)} == {
-        ("pdq", pdq_of(1)), ("md5", md5_of(1)), ("video_md5", md5_of(2)),
+        ("pdq", pdq_of(1)),
+        ("md5", md5_of(1)),
+        ("video_md5", md5_of(2)),
     }
 
 
@@ -174,12 +186,17 @@ def test_malformed_csv_lines_are_rejected_with_their_line_numbers(
 def test_malformed_jsonl_and_local_file_lines(db: Database, make_bank: BankFactory) -> None:
     make_bank("J")
     data = (
-        json.dumps({"signal_type": "md5", "value": md5_of(1)}) + "\n"  # 1 good
+        json.dumps({"signal_type": "md5", "value": md5_of(1)})
+        + "\n"  # 1 good
         + '{"signal_type": "md5", "value": \n'  # 2 broken JSON
-        + json.dumps({"signal_type": "md5", "value": md5_of(2), "lables": []}) + "\n"  # 3
-        + json.dumps({"signal_type": "md5"}) + "\n"  # 4 no value
-        + json.dumps({"signal_type": "md5", "value": 7}) + "\n"  # 5 value not a string
-        + json.dumps({"signal_type": "md5", "value": md5_of(3), "labels": [1]}) + "\n"  # 6
+        + json.dumps({"signal_type": "md5", "value": md5_of(2), "lables": []})
+        + "\n"  # 3
+        + json.dumps({"signal_type": "md5"})
+        + "\n"  # 4 no value
+        + json.dumps({"signal_type": "md5", "value": 7})
+        + "\n"  # 5 value not a string
+        + json.dumps({"signal_type": "md5", "value": md5_of(3), "labels": [1]})
+        + "\n"  # 6
     )
     report = do_import(db, "J", data, FileFormat.JSONL)
     assert report.added == 1
@@ -266,8 +283,9 @@ def test_too_many_rejections_stop_the_import_and_keep_nothing(
     assert "bank.imported" not in event_kinds(db)
     # exactly at the limit is still fine
     five_bad = "".join(f"md5 zz{i}\n" for i in range(5))
-    report = do_import(db, "ABORT", good + five_bad, FileFormat.LOCAL_FILE,
-                       max_rejected=5, batch_rows=10)
+    report = do_import(
+        db, "ABORT", good + five_bad, FileFormat.LOCAL_FILE, max_rejected=5, batch_rows=10
+    )
     assert (report.added, report.rejected) == (50, 5)
 
 
@@ -299,13 +317,12 @@ def test_failed_import_in_a_longer_transaction_leaves_earlier_work_and_seq_sane(
     number the transaction took stays valid for its later changes."""
     bank = make_bank("SAVE")
     with db.session() as s:
-        service.add_entries(s, "SAVE", [EntryIn(signal_type="md5", value=md5_of(1))],
-                            actor=SYSTEM)
+        service.add_entries(s, "SAVE", [EntryIn(signal_type="md5", value=md5_of(1))], actor=SYSTEM)
         with pytest.raises(InvalidInput):
-            io.import_entries(s, "SAVE", stdio.BytesIO(b"\x00"), FileFormat.LOCAL_FILE,
-                              actor=SYSTEM)
-        service.add_entries(s, "SAVE", [EntryIn(signal_type="md5", value=md5_of(2))],
-                            actor=SYSTEM)
+            io.import_entries(
+                s, "SAVE", stdio.BytesIO(b"\x00"), FileFormat.LOCAL_FILE, actor=SYSTEM
+            )
+        service.add_entries(s, "SAVE", [EntryIn(signal_type="md5", value=md5_of(2))], actor=SYSTEM)
     rows = entries_of(db, bank.id)
     assert [r.value for r in rows] == [md5_of(1), md5_of(2)]
     assert rows[0].change_seq == rows[1].change_seq
@@ -320,7 +337,8 @@ def test_duplicates_in_the_bank_and_in_the_file_across_batches_and_revival(
     bank = make_bank("DUPS")
     with db.session() as s:
         service.add_entries(
-            s, "DUPS",
+            s,
+            "DUPS",
             [EntryIn(signal_type="md5", value=md5_of(i)) for i in range(3)],
             actor=SYSTEM,
         )
@@ -347,21 +365,30 @@ def test_one_event_with_counts_and_never_values(db: Database, make_bank: BankFac
         events = audit_repository.list_events(s, subject=f"bank:{bank.id}")
         assert [e.kind for e in events] == ["bank.imported", "bank.created"]
         assert events[0].payload == {
-            "format": "local_file", "lines": 3, "added": 1, "duplicates": 1, "revived": 0,
+            "format": "local_file",
+            "lines": 3,
+            "added": 1,
+            "duplicates": 1,
+            "revived": 0,
             "rejected": 1,
         }
         assert events[0].principles == [1]
 
 
-def test_progress_reports_bytes_read_up_to_the_size(
-    db: Database, make_bank: BankFactory
-) -> None:
+def test_progress_reports_bytes_read_up_to_the_size(db: Database, make_bank: BankFactory) -> None:
     make_bank("PROG")
     data = "".join(f"md5 {md5_of(i)}\n" for i in range(95)).encode()
     seen: list[int] = []
     with db.session() as s:
-        io.import_entries(s, "PROG", stdio.BytesIO(data), FileFormat.LOCAL_FILE, actor=SYSTEM,
-                          limits=io.ImportLimits(batch_rows=10), progress=seen.append)
+        io.import_entries(
+            s,
+            "PROG",
+            stdio.BytesIO(data),
+            FileFormat.LOCAL_FILE,
+            actor=SYSTEM,
+            limits=io.ImportLimits(batch_rows=10),
+            progress=seen.append,
+        )
     assert len(seen) >= 10
     assert seen == sorted(seen)
     assert seen[-1] == len(data)
@@ -376,8 +403,12 @@ def test_unknown_bank_is_not_found_before_reading(db: Database) -> None:
 
 @pytest.mark.parametrize(
     ("filename", "fmt"),
-    [("a.csv", FileFormat.CSV), ("A.JSONL", FileFormat.JSONL), ("x.ndjson", FileFormat.JSONL),
-     ("hashes.txt", FileFormat.LOCAL_FILE)],
+    [
+        ("a.csv", FileFormat.CSV),
+        ("A.JSONL", FileFormat.JSONL),
+        ("x.ndjson", FileFormat.JSONL),
+        ("hashes.txt", FileFormat.LOCAL_FILE),
+    ],
 )
 def test_format_by_extension(filename: str, fmt: FileFormat) -> None:
     assert io.resolve_format("auto", filename) is fmt
@@ -403,12 +434,18 @@ def test_export_leaves_out_removed_entries_and_keeps_disabled_ones(
 
     bank = make_bank("EXP")
     with db.session() as s:
-        service.add_entries(s, "EXP", [
-            EntryIn(signal_type="md5", value=md5_of(1)),
-            EntryIn(signal_type="md5", value=md5_of(2)),
-            EntryIn(signal_type="md5", value=md5_of(3),
-                    disabled_until=utcnow() + timedelta(days=3)),
-        ], actor=SYSTEM)
+        service.add_entries(
+            s,
+            "EXP",
+            [
+                EntryIn(signal_type="md5", value=md5_of(1)),
+                EntryIn(signal_type="md5", value=md5_of(2)),
+                EntryIn(
+                    signal_type="md5", value=md5_of(3), disabled_until=utcnow() + timedelta(days=3)
+                ),
+            ],
+            actor=SYSTEM,
+        )
     with db.session() as s:
         service.remove_entry(s, "EXP", entries_of(db, bank.id)[0].id, actor=SYSTEM)
     text = export(db, "EXP", FileFormat.LOCAL_FILE).decode()
@@ -417,8 +454,13 @@ def test_export_leaves_out_removed_entries_and_keeps_disabled_ones(
     assert csv_text.splitlines()[0] == HEADER.strip()
     assert len(csv_text.splitlines()) == 3
     jsonl = [json.loads(line) for line in export(db, "EXP", FileFormat.JSONL).splitlines()]
-    assert jsonl[0] == {"signal_type": "md5", "value": md5_of(2), "labels": [],
-                        "source_record_id": None, "quality": None}
+    assert jsonl[0] == {
+        "signal_type": "md5",
+        "value": md5_of(2),
+        "labels": [],
+        "source_record_id": None,
+        "quality": None,
+    }
 
 
 def test_export_of_an_empty_bank(db: Database, make_bank: BankFactory) -> None:
@@ -439,9 +481,9 @@ entry_strategy = st.one_of(
         st.lists(st.sampled_from(LABELS), unique=True, max_size=3),
         st.one_of(
             st.none(),
-            st.text(
-                st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30
-            ).map(str.strip).filter(bool),
+            st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30)
+            .map(str.strip)
+            .filter(bool),
         ),
         st.one_of(st.none(), st.integers(0, 100)),
     ),
@@ -461,7 +503,7 @@ entry_strategy = st.one_of(
         ),
         st.integers(0, 10**6),
         st.integers(1, 5),
-        st.one_of(st.none(), st.just("video,with \"quotes\"")),
+        st.one_of(st.none(), st.just('video,with "quotes"')),
     ),
 )
 
@@ -470,9 +512,7 @@ def _snapshot(db: Database, bank_id: int, full: bool) -> set[tuple[Any, ...]]:
     rows = entries_of(db, bank_id, include_removed=False)
     if not full:
         return {(r.signal_type, r.value) for r in rows}
-    return {
-        (r.signal_type, r.value, tuple(r.labels), r.source_record_id, r.quality) for r in rows
-    }
+    return {(r.signal_type, r.value, tuple(r.labels), r.source_record_id, r.quality) for r in rows}
 
 
 @settings(

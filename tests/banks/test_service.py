@@ -232,7 +232,10 @@ def test_value_key_hashes_long_and_vpdq_values() -> None:
     ],
 )
 def test_invalid_items_fail_the_whole_call_naming_the_index(
-    session: Session, make_bank: BankFactory, db: Database, item: dict[str, object],
+    session: Session,
+    make_bank: BankFactory,
+    db: Database,
+    item: dict[str, object],
     message: str,
 ) -> None:
     bank = make_bank("STRICT", labels=["A1", "B1"])
@@ -270,9 +273,7 @@ def test_duplicates_and_revival(session: Session, make_bank: BankFactory, db: Da
     assert len(entries_of(db, bank.id)) == 2
 
 
-def test_same_value_in_two_banks_is_two_entries(
-    session: Session, make_bank: BankFactory
-) -> None:
+def test_same_value_in_two_banks_is_two_entries(session: Session, make_bank: BankFactory) -> None:
     make_bank("ONE")
     make_bank("TWO")
     item = EntryIn(signal_type="sha256", value=sha256_of(1))
@@ -324,9 +325,7 @@ def test_every_change_stamps_rows_with_a_greater_seq(
     session.commit()
     seen.append(stamped(entry_id))
     later = utcnow() + timedelta(days=1)
-    service.update_entry(
-        session, "SEQ", entry_id, EntryUpdate(disabled_until=later), actor=SYSTEM
-    )
+    service.update_entry(session, "SEQ", entry_id, EntryUpdate(disabled_until=later), actor=SYSTEM)
     session.commit()
     seen.append(stamped(entry_id))
     service.remove_entry(session, "SEQ", entry_id, actor=SYSTEM)
@@ -382,14 +381,10 @@ def test_counts_by_signal_type(session: Session, make_bank: BankFactory) -> None
         "CNT",
         EntryIn(signal_type="md5", value=md5_of(1)),
         EntryIn(signal_type="md5", value=md5_of(2)),
-        EntryIn(
-            signal_type="md5", value=md5_of(3), disabled_until=utcnow() + timedelta(days=1)
-        ),
+        EntryIn(signal_type="md5", value=md5_of(3), disabled_until=utcnow() + timedelta(days=1)),
         EntryIn(signal_type="pdq", value=pdq_of(1), quality=90, source=EntrySource.REVIEWER),
     )
-    first_md5 = session.scalar(
-        select(func.min(BankEntry.id)).where(BankEntry.bank_id == bank.id)
-    )
+    first_md5 = session.scalar(select(func.min(BankEntry.id)).where(BankEntry.bank_id == bank.id))
     assert first_md5 is not None
     service.remove_entry(session, "CNT", first_md5, actor=SYSTEM)
     counts = service.counts_for(session, [session.get(Bank, bank.id)])[bank.id]  # type: ignore[list-item]

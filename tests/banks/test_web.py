@@ -45,10 +45,15 @@ def filled_bank(make_bank: BankFactory, db: Database) -> str:
 
     make_bank("KNOWN", labels=["A1", "B1"], description="benign stand-in hashes")
     with db.session() as s:
-        service.add_entries(s, "KNOWN", [
-            EntryIn(signal_type="pdq", value=pdq_of(1), labels=["A1"]),
-            EntryIn(signal_type="md5", value=md5_of(1)),
-        ], actor=SYSTEM)
+        service.add_entries(
+            s,
+            "KNOWN",
+            [
+                EntryIn(signal_type="pdq", value=pdq_of(1), labels=["A1"]),
+                EntryIn(signal_type="md5", value=md5_of(1)),
+            ],
+            actor=SYSTEM,
+        )
     return "KNOWN"
 
 
@@ -120,15 +125,25 @@ def test_analyst_sees_counts_but_not_values(db: Database, login_as: LoginAs) -> 
 def test_create_a_bank_through_the_form(admin: User, login_as: LoginAs, db: Database) -> None:
     c = login_as(admin.username)
     form = parse(c.get("/banks").text).form_to("/banks")
-    response = submit(c, form, name="NEW_LIST", labels="A1, A2 B1", pdq_threshold="25",
-                      dihedral="on", action="review")
+    response = submit(
+        c,
+        form,
+        name="NEW_LIST",
+        labels="A1, A2 B1",
+        pdq_threshold="25",
+        dihedral="on",
+        action="review",
+    )
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/banks/NEW_LIST"
     with db.session() as s:
         bank = repository.get_bank_by_name(s, "NEW_LIST")
         assert bank is not None
         assert (bank.labels, bank.pdq_threshold, bank.dihedral, bank.action) == (
-            ["A1", "A2", "B1"], 25, True, "review",
+            ["A1", "A2", "B1"],
+            25,
+            True,
+            "review",
         )
     page = c.get("/banks/NEW_LIST").text
     assert "review" in page
@@ -150,12 +165,16 @@ def test_forms_without_a_valid_token_are_refused(
     c = login_as(admin.username)
     no_token = c.post("/banks", data={"name": "NO_TOKEN"})
     assert no_token.status_code == 403
-    forged = c.post("/banks/GUARDED/import", data={"csrf_token": "0" * 64, "format": "auto"},
-                    files={"file": ("a.txt", f"md5 {md5_of(1)}\n".encode())})
+    forged = c.post(
+        "/banks/GUARDED/import",
+        data={"csrf_token": "0" * 64, "format": "auto"},
+        files={"file": ("a.txt", f"md5 {md5_of(1)}\n".encode())},
+    )
     assert forged.status_code == 403
     form = parse(c.get("/banks/GUARDED").text).form_to("/banks/GUARDED/enabled")
-    other_site = c.post("/banks/GUARDED/enabled", data=form.fields,
-                        headers={"Origin": "https://evil.example"})
+    other_site = c.post(
+        "/banks/GUARDED/enabled", data=form.fields, headers={"Origin": "https://evil.example"}
+    )
     assert other_site.status_code == 403
     with db.session() as s:
         assert repository.get_bank_by_name(s, "NO_TOKEN") is None
@@ -163,8 +182,9 @@ def test_forms_without_a_valid_token_are_refused(
     assert entries_of(db, bank.id) == []
 
 
-def test_enable_and_disable(admin: User, login_as: LoginAs, db: Database,
-                            make_bank: BankFactory) -> None:
+def test_enable_and_disable(
+    admin: User, login_as: LoginAs, db: Database, make_bank: BankFactory
+) -> None:
     make_bank("SWITCH")
     c = login_as(admin.username)
     form = parse(c.get("/banks/SWITCH").text).form_to("/banks/SWITCH/enabled")
@@ -190,8 +210,7 @@ def test_import_a_file_through_the_form(
         f"pdq,{pdq_of(1)},,,95\n"
         f"pdq,{pdq_of(2)[:32]},,,\n"
     ).encode()
-    response = c.post(form.action, data=form.fields,
-                      files={"file": ("list.csv", data, "text/csv")})
+    response = c.post(form.action, data=form.fields, files={"file": ("list.csv", data, "text/csv")})
     assert response.status_code == 200, response.text
     page = parse(response.text)
     assert "2 added" in page.text_of("notice")
@@ -206,8 +225,7 @@ def test_import_a_file_through_the_form(
     assert again.status_code == 403
 
     fresh = parse(c.get("/banks/UPLOAD").text).form_to("/banks/UPLOAD/import")
-    fatal = c.post(fresh.action, data=fresh.fields,
-                   files={"file": ("x.jsonl", b"[1, 2]\n")})
+    fatal = c.post(fresh.action, data=fresh.fields, files={"file": ("x.jsonl", b"[1, 2]\n")})
     assert fatal.status_code == 422
     assert "not an object" in fatal.text
     assert len(entries_of(db, bank.id)) == 2

@@ -204,9 +204,7 @@ def _labels(value: Any) -> list[str]:
         raise _Rejected(f"at most {MAX_LABELS} labels, got {len(labels)}")
     for label in labels:
         if not _LABEL.match(label):
-            raise _Rejected(
-                f"label {label[:40]!r} is malformed: 1-40 letters, digits or _ . : -"
-            )
+            raise _Rejected(f"label {label[:40]!r} is malformed: 1-40 letters, digits or _ . : -")
     return labels
 
 
@@ -243,18 +241,24 @@ def _csv_records(lines: _LineReader) -> Iterator[tuple[int, _Raw | _Rejected]]:
             columns = _csv_header(fields, n)
             continue
         if len(fields) != len(columns):
-            yield n, _Rejected(
-                f"expected {len(columns)} fields ({','.join(columns)}), got {len(fields)}"
+            yield (
+                n,
+                _Rejected(
+                    f"expected {len(columns)} fields ({','.join(columns)}), got {len(fields)}"
+                ),
             )
             continue
         row = dict(zip(columns, fields, strict=True))
         try:
-            yield n, _Raw(
-                signal_type=row["signal_type"].strip(),
-                value=row["value"].strip(),
-                labels=_labels(row.get("labels")),
-                source_record_id=_record_id(row.get("source_record_id")),
-                quality=_quality(row.get("quality")),
+            yield (
+                n,
+                _Raw(
+                    signal_type=row["signal_type"].strip(),
+                    value=row["value"].strip(),
+                    labels=_labels(row.get("labels")),
+                    source_record_id=_record_id(row.get("source_record_id")),
+                    quality=_quality(row.get("quality")),
+                ),
             )
         except _Rejected as exc:
             yield n, exc

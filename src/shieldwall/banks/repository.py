@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from shieldwall.banks.models import Bank, BankEntry
 
@@ -80,9 +81,7 @@ def entry_counts(
         return []
     live = BankEntry.removed_at.is_(None)
     disabled = and_(live, BankEntry.disabled_until.is_not(None), BankEntry.disabled_until > now)
-    active = and_(
-        live, or_(BankEntry.disabled_until.is_(None), BankEntry.disabled_until <= now)
-    )
+    active = and_(live, or_(BankEntry.disabled_until.is_(None), BankEntry.disabled_until <= now))
     stmt = (
         select(
             BankEntry.bank_id,
@@ -157,32 +156,61 @@ def list_entries(
     return list(session.scalars(stmt.order_by(order).limit(limit)))
 
 
+# Two array parameters, so the statement is compiled once and cached. The inner lookup
+# names only (signal_type, value_key), so the one index that fits is ix_bank_entries_lookup;
+# OFFSET 0 keeps PostgreSQL from flattening it into a join or pushing bank_id into it.
+_PG_FIND_EXISTING = text(
+    "SELECT found.id, wanted.signal_type, wanted.value_key, found.removed_at "
+    "FROM unnest(CAST(:types AS text[]), CAST(:keys AS text[])) "
+    "AS wanted(signal_type, value_key) "
+    "CROSS JOIN LATERAL (SELECT id, bank_id, removed_at FROM bank_entries "
+    "WHERE signal_type = wanted.signal_type AND value_key = wanted.value_key "
+    "OFFSET 0) AS found "
+    "WHERE found.bank_id = :bank_id"
+)
+
+
 def find_existing(
     session: Session, bank_id: int, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, bool]]:
     """``{(signal_type, value_key): (id, removed)}`` for the keys already in the bank,
-    in one query.
+    in one query, at a cost that does not grow with the bank.
 
-    One ``signal_type = :t AND value_key IN (...)`` branch per signal type (UNION ALL), so
-    every branch is an index range on ``uq_bank_entries_value``. A row-value ``IN`` list
-    makes PostgreSQL scan the whole table, which inside one long import transaction (no
-    fresh statistics) turns a large import quadratic.
+    PostgreSQL: one probe of ix_bank_entries_lookup per key, whatever the statistics say.
+    Within a long import the table's statistics never include the rows just written (an
+    autovacuum ANALYZE during the import even records the table as empty), and a plain
+    ``IN (...)`` list or a join is then planned as a walk over the whole bank per batch or
+    per key, which makes a large import quadratic. SQLite probes the unique index for an
+    ``IN`` list by itself.
     """
-    by_type: dict[str, list[str]] = {}
-    for signal_type, key in keys:
-        by_type.setdefault(signal_type, []).append(key)
-    if not by_type:
+    wanted = list(keys)
+    if not wanted:
         return {}
-    cols = (_entries.c.id, _entries.c.signal_type, _entries.c.value_key, _entries.c.removed_at)
-    branches = [
-        select(*cols).where(
-            _entries.c.bank_id == bank_id,
-            _entries.c.signal_type == signal_type,
-            _entries.c.value_key.in_(values),
+    if session.get_bind().dialect.name == "postgresql":
+        stmt: Executable = _PG_FIND_EXISTING.bindparams(
+            bank_id=bank_id,
+            types=[signal_type for signal_type, _ in wanted],
+            keys=[key for _, key in wanted],
         )
-        for signal_type, values in by_type.items()
-    ]
-    stmt = branches[0] if len(branches) == 1 else union_all(*branches)
+    else:
+        by_type: dict[str, list[str]] = {}
+        for signal_type, key in wanted:
+            by_type.setdefault(signal_type, []).append(key)
+        cols = (
+            _entries.c.id,
+            _entries.c.signal_type,
+            _entries.c.value_key,
+            _entries.c.removed_at,
+        )
+        branches = [
+            select(*cols).where(
+                _entries.c.bank_id == bank_id,
+                _entries.c.signal_type == signal_type,
+                _entries.c.value_key.in_(type_keys),
+            )
+            for signal_type, type_keys in by_type.items()
+        ]
+        stmt = branches[0] if len(branches) == 1 else union_all(*branches)
     return {
         (signal_type, key): (int(entry_id), removed_at is not None)
         for entry_id, signal_type, key, removed_at in session.execute(stmt).all()

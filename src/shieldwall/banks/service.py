@@ -235,9 +235,7 @@ def create_bank(session: Session, data: BankCreate, *, actor: Principal | str) -
     return bank
 
 
-def update_bank(
-    session: Session, name: str, data: BankUpdate, *, actor: Principal | str
-) -> Bank:
+def update_bank(session: Session, name: str, data: BankUpdate, *, actor: Principal | str) -> Bank:
     seq = change_seq(session)
     bank = get_bank(session, name)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
@@ -391,9 +389,7 @@ def add_entries(
         except InvalidInput as exc:
             where = f"entries[{i}]: " if name_index else ""
             raise InvalidInput(f"{where}{exc.message}", index=i, **exc.context) from None
-    stored = store_entries(
-        session, bank, checked, added_by=actor_ref(actor), seq=seq, now=utcnow()
-    )
+    stored = store_entries(session, bank, checked, added_by=actor_ref(actor), seq=seq, now=utcnow())
     items_out = [
         EntryResult(index=i, id=int(entry_id or 0), outcome=outcome)
         for i, (outcome, entry_id) in enumerate(stored)
@@ -416,9 +412,7 @@ def add_entries(
             "duplicates": summary.duplicates,
             "revived": summary.revived,
             "sources": sorted({item.source.value for item in items}),
-            "entry_ids": [
-                r.id for r in items_out if r.outcome is not AddOutcome.DUPLICATE
-            ],
+            "entry_ids": [r.id for r in items_out if r.outcome is not AddOutcome.DUPLICATE],
         },
     )
     return summary

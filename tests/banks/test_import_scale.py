@@ -1,4 +1,5 @@
-"""A large import stays within bounded memory and finishes in reasonable time."""
+"""A large import stays within bounded memory (speed is measured by benchmarks, and the
+query plan that kept PostgreSQL imports linear is checked below)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ LINES = 200_000
 #: Far below what holding the file's lines (or one object per row) would take: the file
 #: alone is ~17 MB of text, and 200k ORM objects would be well over 100 MB.
 PEAK_LIMIT = 16 * 1024 * 1024
-#: Generous for a shared CI machine under tracemalloc (about 3x slower than without).
-TIME_LIMIT_S = 240
 
 
 def _write_file(path: Path) -> None:
@@ -62,7 +61,6 @@ def test_200k_line_import_is_streaming(
     assert report.rejections[0].line == LINES + 2
     assert report.bytes_read == size
     assert peak < PEAK_LIMIT, f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.1f} MiB file"
-    assert elapsed < TIME_LIMIT_S, f"{elapsed:.1f}s"
     print(f"\n200k-line import: {elapsed:.1f}s, peak {peak / 2**20:.1f} MiB (tracemalloc on)")
 
 

@@ -174,12 +174,31 @@ def hash_bytes(
     exact = exact_hashes(raw)
     try:
         detected = detect_media(raw)
+    except MediaError as exc:
+        exc.exact = exact
+        raise
+    return _finish(detected, exact, declared_type, options, photo=raw, video=raw)
+
+
+def _finish(
+    detected: DetectedMedia,
+    exact: ExactHashes,
+    declared_type: str | None,
+    options: HashOptions,
+    *,
+    photo: bytes | None,
+    video: bytes | Path,
+) -> MediaHashes:
+    """Check the declared type and add the perceptual hashes; a :class:`MediaError` raised
+    on the way carries the exact hashes, which still identify the bytes."""
+    try:
         check_declared(declared_type, detected)
         base = _base(detected, exact, options)
         if detected.kind is MediaKind.PHOTO:
-            return _with_photo(base, raw, options)
+            assert photo is not None
+            return _with_photo(base, photo, options)
         if detected.kind is MediaKind.VIDEO:
-            return _with_video(base, raw, options)
+            return _with_video(base, video, options)
         return base
     except MediaError as exc:
         exc.exact = exact
@@ -216,14 +235,5 @@ def hash_file(
                 exact = hasher.result()
     except OSError as exc:
         raise InvalidInput(f"cannot read {file.name}: {exc.strerror or exc}") from None
-    try:
-        check_declared(declared_type, detected)
-        base = _base(detected, exact, options)
-        if detected.kind is MediaKind.PHOTO:
-            return _with_photo(base, data, options)
-        if detected.kind is MediaKind.VIDEO:
-            return _with_video(base, file, options)
-        return base
-    except MediaError as exc:
-        exc.exact = exact
-        raise
+    photo = data if detected.kind is MediaKind.PHOTO else None
+    return _finish(detected, exact, declared_type, options, photo=photo, video=file)

@@ -329,3 +329,24 @@ def test_a_one_colour_picture_is_low_quality_but_exact_hashes_still_match(
     assert result["verdict"] == "block"
     assert [m["signal_type"] for m in result["matches"]] == ["sha256"]
     assert "pdq" not in {h["signal_type"] for h in result["hashes"]}
+
+
+def test_an_idempotency_key_expires_after_its_ttl(
+    ready_client: TestClient, key: str, app: Any, db: Any
+) -> None:
+    from sqlalchemy import func, select, update
+
+    from shieldwall.matching.models import ScanRequest
+
+    c = ready_client
+    body = {"hashes": [{"signal_type": "md5", "value": "0" * 32}]}
+    first = c.post("/v1/scan", json=body, headers={**auth(key), "Idempotency-Key": "k-1"})
+    assert first.status_code == 200
+    with db.session() as s:  # age the stored answer past the TTL
+        s.execute(update(ScanRequest).values(created_at=utcnow() - timedelta(hours=25)))
+    again = c.post("/v1/scan", json=body, headers={**auth(key), "Idempotency-Key": "k-1"})
+    assert again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") is None
+    assert again.json()["scan_id"] != first.json()["scan_id"]
+    with db.session() as s:  # the expired answer was purged, the new one kept
+        assert s.scalar(select(func.count()).select_from(ScanRequest)) == 1

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from shieldwall.config import Settings, load_settings
-from shieldwall.core.errors import InvalidInput
+from shieldwall.core.errors import InvalidInput, describe_errors
 from shieldwall.db import migrate
 from shieldwall.db.engine import Database
 
@@ -56,13 +56,7 @@ def fail(message: str, *, code: int = EXIT_CHECK_FAILED) -> NoReturn:
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """``field: problem; field: problem`` from a pydantic error, without input values
-    (which may be passwords)."""
-    parts = []
-    for error in exc.errors(include_input=False, include_url=False):
-        where = ".".join(str(p) for p in error.get("loc", ())) or "value"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts) or "invalid input"
+    return describe_errors(exc.errors(include_input=False, include_url=False))
 
 
 def validated(model: type[M], **values: Any) -> M:

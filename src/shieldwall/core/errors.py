@@ -20,6 +20,7 @@ message and exits non-zero. Nothing here knows about HTTP beyond the status numb
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 
@@ -104,6 +105,16 @@ class DatabaseNotMigrated(ServiceUnavailable):
 
     slug = "database-not-migrated"
     title = "Database not migrated"
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
+    """``field: problem; field: problem`` from validation errors (pydantic's
+    ``exc.errors(include_input=False)``), never echoing input values, which may be passwords."""
+    parts = [
+        f"{'.'.join(str(p) for p in error.get('loc', ())) or 'value'}: {error.get('msg', '')}"
+        for error in errors
+    ]
+    return "; ".join(parts) or "invalid input"
 
 
 ALL_ERRORS: tuple[type[ShieldwallError], ...] = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -35,11 +35,17 @@ def check_key(key: str) -> str:
     return key
 
 
-def stored(session: Session, actor: str, key: str, request_digest: str) -> ScanRequest | None:
-    """The earlier answer for this key, or None; Conflict if the key was used for another
-    request."""
+def stored(
+    session: Session, actor: str, key: str, request_digest: str, *, ttl_hours: int
+) -> ScanRequest | None:
+    """The earlier answer for this key within the last ``ttl_hours``, or None; Conflict if
+    the key was used for another request."""
     row = session.scalar(
-        select(ScanRequest).where(ScanRequest.actor == actor, ScanRequest.idempotency_key == key)
+        select(ScanRequest).where(
+            ScanRequest.actor == actor,
+            ScanRequest.idempotency_key == key,
+            ScanRequest.created_at >= _cutoff(ttl_hours),
+        )
     )
     if row is None:
         return None
@@ -57,9 +63,14 @@ def remember(
     key: str,
     request_digest: str,
     response: dict[str, Any],
+    *,
+    ttl_hours: int,
     status_code: int = 200,
 ) -> ScanRequest:
-    """Store the answer; when a concurrent request stored one first, return that instead."""
+    """Store the answer, dropping answers older than ``ttl_hours`` (an indexed delete that
+    usually finds nothing); when a concurrent request stored one first, return that
+    instead."""
+    purge(session, ttl_hours=ttl_hours)
     row = ScanRequest(
         actor=actor,
         idempotency_key=key,
@@ -71,14 +82,17 @@ def remember(
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        earlier = stored(session, actor, key, request_digest)
+        earlier = stored(session, actor, key, request_digest, ttl_hours=ttl_hours)
         if earlier is None:  # pragma: no cover - the row that clashed is gone again
             raise
         return earlier
     return row
 
 
+def _cutoff(ttl_hours: int) -> datetime:
+    return utcnow() - timedelta(hours=ttl_hours)
+
+
 def purge(session: Session, *, ttl_hours: int) -> int:
-    cutoff = utcnow() - timedelta(hours=ttl_hours)
-    result = session.execute(delete(ScanRequest).where(ScanRequest.created_at < cutoff))
+    result = session.execute(delete(ScanRequest).where(ScanRequest.created_at < _cutoff(ttl_hours)))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -411,8 +411,10 @@ class MatchIndex:
                 out.setdefault(frame_id >> FRAME_BITS, set()).add(position)
         return out
 
-    def bank_snapshot(self) -> dict[int, BankInfo]:
-        return dict(self.banks)  # replaced whole, never mutated in place
+    def bank_snapshot(self) -> Mapping[int, BankInfo]:
+        """The current bank table; it is replaced whole, never changed in place, so a
+        caller may keep it for the length of a request without copying."""
+        return self.banks
 
 
 def _unique_frames(value: str) -> list[str]:

@@ -23,11 +23,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from shieldwall.audit import service as audit
-from shieldwall.banks.models import Bank, BankEntry
+from shieldwall.banks.models import BankEntry
 from shieldwall.banks.service import value_key
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput
@@ -132,41 +132,36 @@ class Matcher:
             raise InvalidInput(f"no bank named {', '.join(unknown)}", field="banks")
         return {by_name[n].id: by_name[n] for n in names if by_name[n].id in active}
 
+    def _live(self, *conditions: ColumnElement[bool]) -> list[BankEntry]:
+        """Entries meeting ``conditions`` that can match now: not removed, not disabled."""
+        now = utcnow()
+        return list(
+            self.session.scalars(
+                select(BankEntry).where(
+                    *conditions,
+                    BankEntry.removed_at.is_(None),
+                    or_(BankEntry.disabled_until.is_(None), BankEntry.disabled_until <= now),
+                )
+            )
+        )
+
     def _entries(self, ids: Iterable[int]) -> dict[int, BankEntry]:
         wanted = list(set(ids))
-        if not wanted:
-            return {}
-        now = utcnow()
         out: dict[int, BankEntry] = {}
         for start in range(0, len(wanted), 500):
-            rows = self.session.scalars(
-                select(BankEntry).where(
-                    BankEntry.id.in_(wanted[start : start + 500]),
-                    BankEntry.removed_at.is_(None),
-                )
-            ).all()
-            out.update(
-                {e.id: e for e in rows if e.disabled_until is None or e.disabled_until <= now}
-            )
+            rows = self._live(BankEntry.id.in_(wanted[start : start + 500]))
+            out.update({e.id: e for e in rows})
         return out
 
     def _exact(self, signal: QuerySignal, wanted: dict[int, BankInfo]) -> list[MatchOut]:
         if not wanted:
             return []
-        now = utcnow()
-        rows = self.session.scalars(
-            select(BankEntry).where(
-                BankEntry.signal_type == signal.signal_type.value,
-                BankEntry.value_key == value_key(signal.signal_type, signal.value),
-                BankEntry.removed_at.is_(None),
-                BankEntry.bank_id.in_(list(wanted)),
-            )
-        ).all()
-        return [
-            _match(e, wanted[e.bank_id], 0, signal.variant)
-            for e in rows
-            if e.disabled_until is None or e.disabled_until <= now
-        ]
+        rows = self._live(
+            BankEntry.signal_type == signal.signal_type.value,
+            BankEntry.value_key == value_key(signal.signal_type, signal.value),
+            BankEntry.bank_id.in_(list(wanted)),
+        )
+        return [_match(e, wanted[e.bank_id], 0, signal.variant) for e in rows]
 
     def _pdq(self, signal: QuerySignal, wanted: dict[int, BankInfo]) -> list[MatchOut]:
         banks = [b for b in wanted.values() if _variant_allowed(b, signal.variant)]
@@ -372,8 +367,3 @@ def record_scan(session: Session, result: ScanResult, *, actor: Principal, sourc
         principles=[1],
         payload=payload,
     )
-
-
-def banks_by_name(session: Session, names: Iterable[str]) -> dict[str, Bank]:
-    rows = session.scalars(select(Bank).where(Bank.name.in_(list(names)))).all()
-    return {b.name: b for b in rows}

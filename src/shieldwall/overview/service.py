@@ -18,7 +18,6 @@ class Count(BaseModel):
     key: str
     label: str
     value: int
-    principles: list[int] = []
 
 
 #: Event kinds that only set the installation up (people, keys, logins).

@@ -24,7 +24,7 @@ from shieldwall.banks.schemas import (
 )
 from shieldwall.core.access import Role, Scope
 from shieldwall.core.errors import ShieldwallError
-from shieldwall.web.render import render
+from shieldwall.web.render import form_error, render
 from shieldwall.web.security import (
     CsrfChecked,
     WebUser,
@@ -49,15 +49,6 @@ def _redirect(request: Request, path: str) -> Response:
     response = RedirectResponse(path, status_code=303)
     set_cookies(request, response)
     return response
-
-
-def _message(exc: ValidationError | ShieldwallError) -> str:
-    if isinstance(exc, ShieldwallError):
-        return exc.message
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
-        for e in exc.errors(include_input=False, include_url=False)
-    )
 
 
 def _checkbox(value: str | None) -> bool:
@@ -130,7 +121,7 @@ def banks_create(
     except (ValidationError, ShieldwallError) as exc:
         db.rollback()
         status = exc.status if isinstance(exc, ShieldwallError) else 422
-        return _list_page(request, db, error=_message(exc), form=form, status=status)
+        return _list_page(request, db, error=form_error(exc), form=form, status=status)
     return _redirect(request, _bank_path(bank.name))
 
 

@@ -22,7 +22,7 @@ from shieldwall.overview.service import overview
 from shieldwall.users import repository as users_repository
 from shieldwall.users import service as users
 from shieldwall.users.schemas import UserCreate, UserUpdate
-from shieldwall.web.render import render
+from shieldwall.web.render import form_error, render
 from shieldwall.web.security import (
     SESSION_COOKIE,
     CsrfChecked,
@@ -46,14 +46,6 @@ def _redirect(request: Request, path: str) -> Response:
     response = RedirectResponse(path, status_code=303)
     set_cookies(request, response)
     return response
-
-
-def _messages(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    if isinstance(exc, ShieldwallError):
-        return exc.message
-    raise exc
 
 
 # ---- login ---------------------------------------------------------------------------------
@@ -176,7 +168,7 @@ def users_create(
         created = users.create_user(db, data, actor=user.principal)
     except (ValidationError, ShieldwallError) as exc:
         db.rollback()
-        return _users_page(request, db, error=_messages(exc), status=422)
+        return _users_page(request, db, error=form_error(exc), status=422)
     return _users_page(
         request, db, notice=f"Created {created.username} ({created.role}).", status=201
     )
@@ -206,7 +198,7 @@ def users_update(
         target = users.update_user(db, user_id, changes, actor=user.principal)
     except (ValidationError, ShieldwallError) as exc:
         db.rollback()
-        return _users_page(request, db, error=_messages(exc), status=422)
+        return _users_page(request, db, error=form_error(exc), status=422)
     return _users_page(request, db, notice=f"Updated {target.username}.")
 
 
@@ -265,7 +257,7 @@ def keys_create(
         _key, plain = apikeys.create_key(db, data, actor=user.principal)
     except (ValidationError, ShieldwallError) as exc:
         db.rollback()
-        return _keys_page(request, db, error=_messages(exc), status=422)
+        return _keys_page(request, db, error=form_error(exc), status=422)
     # The key is shown in this answer only. A reload re-sends the form; the rotated csrf
     # cookie makes that a refused stale form instead of a second key.
     rotate_csrf(request)

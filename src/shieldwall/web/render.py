@@ -8,11 +8,20 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from shieldwall import __version__
+from shieldwall.core.errors import ShieldwallError, describe_errors
 from shieldwall.web.security import csrf_token, set_cookies
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def form_error(exc: ValidationError | ShieldwallError) -> str:
+    """The message a form shows for a refused submission."""
+    if isinstance(exc, ShieldwallError):
+        return exc.message
+    return describe_errors(exc.errors(include_input=False, include_url=False))
 
 
 def render(

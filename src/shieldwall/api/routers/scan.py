@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from shieldwall.api.deps import DbSession, SettingsDep, require
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal, Scope
-from shieldwall.core.errors import InvalidInput
+from shieldwall.core.errors import InvalidInput, describe_errors
 from shieldwall.integrations.url_fetch import UrlFetcher
 from shieldwall.matching import idempotency
 from shieldwall.matching import service as matching
@@ -42,13 +42,6 @@ class ScanInput:
     json: ScanJson | None = None
 
 
-def _pydantic_message(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-        for e in exc.errors(include_input=False)
-    )
-
-
 async def scan_input(request: Request) -> ScanInput:
     """Parse a multipart upload (field ``file``, optional ``media_type``) or a JSON body."""
     content_type = request.headers.get("content-type", "").lower()
@@ -71,9 +64,8 @@ async def scan_input(request: Request) -> ScanInput:
         try:
             parsed = ScanJson.model_validate_json(body)
         except ValidationError as exc:
-            raise InvalidInput(
-                f"the JSON body is not a scan request: {_pydantic_message(exc)}"
-            ) from None
+            problems = describe_errors(exc.errors(include_input=False))
+            raise InvalidInput(f"the JSON body is not a scan request: {problems}") from None
         if (parsed.url is None) == (parsed.hashes is None):
             raise InvalidInput("send exactly one of 'url' or 'hashes' (or upload a file)")
         return ScanInput(raw=body, json=parsed, media_type=parsed.media_type)
@@ -163,14 +155,18 @@ def scan(
     key = idempotency.check_key(idempotency_key) if idempotency_key is not None else None
     request_digest = idempotency.digest("scan", body.raw)
     if key is not None:
-        earlier = idempotency.stored(db, actor.actor, key, request_digest)
+        earlier = idempotency.stored(
+            db, actor.actor, key, request_digest, ttl_hours=settings.idempotency_ttl_hours
+        )
         if earlier is not None:
             return JSONResponse(earlier.response, headers={"Idempotent-Replayed": "true"})
     result, source = run_scan(request, db, index, settings, body)
     matching.record_scan(db, result, actor=actor, source=source)
     answer = result.model_dump(mode="json")
     if key is not None:
-        kept = idempotency.remember(db, actor.actor, key, request_digest, answer)
+        kept = idempotency.remember(
+            db, actor.actor, key, request_digest, answer, ttl_hours=settings.idempotency_ttl_hours
+        )
         if kept.response != answer:
             return JSONResponse(kept.response, headers={"Idempotent-Replayed": "true"})
     return answer

@@ -70,8 +70,9 @@ class RequestIdMiddleware:
 class BodyLimitMiddleware:
     """Refuses request bodies over ``limit_for(path)`` bytes with a 413 problem.
 
-    A declared Content-Length is checked before anything is read; a chunked body is read
-    up to the limit and replayed, so nothing downstream ever sees an oversized body.
+    A declared Content-Length is checked before anything is read; a chunked body is counted
+    as the app reads it and cut off at the limit, so nothing downstream ever sees an
+    oversized body and nothing here holds a body in memory.
     """
 
     def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
@@ -105,28 +106,34 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
 
-        chunks: list[bytes] = []
+        # No Content-Length (chunked): count the bytes as the app reads them, instead of
+        # holding the whole body here. Past the limit, answer 413 ourselves, tell the app the
+        # client went away, and drop whatever it tries to send after that.
         size = 0
-        more = True
-        while more:
+        refused = False
+
+        async def counting_receive() -> Message:
+            nonlocal size, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
-            if message["type"] != "http.request":
-                break
-            body = message.get("body", b"")
-            size += len(body)
-            if size > limit:
-                await self._too_large(scope, send, limit)
-                return
-            chunks.append(body)
-            more = message.get("more_body", False)
-        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    refused = True
+                    await self._too_large(scope, send, limit)
+                    return {"type": "http.disconnect"}
+            return message
 
-        async def replay_receive() -> Message:
-            if replay:
-                return replay.pop()
-            return await receive()
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
 
-        await self.app(scope, replay_receive, send)
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise  # the app failing for its own reasons; the outer layers answer
 
     async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
         await self._refuse(

@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from shieldwall.core.sealing import Keyring, new_master_key_text, parse_master_key
+
 DEFAULT_CONFIG_FILE = "shieldwall.toml"
 
 
@@ -146,6 +148,20 @@ class Settings(BaseSettings):
     index_save_seconds: float = Field(
         300.0, gt=0, description="How often a changed index is saved to <data_dir>/index."
     )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Master key (32 bytes, base64 or hex) that wraps the keys of everything "
+        "encrypted at rest (media kept for review, evidence, exchange credentials). Empty: "
+        "generated once into <data_dir>/master_key. Set the same value on every server process.",
+    )
+    master_key_file: Path | None = Field(
+        None, description="Read the master key from this file instead (e.g. a mounted secret)."
+    )
+    previous_master_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Older master keys still accepted for decryption while objects are "
+        "re-wrapped after a rotation (`shieldwall keys rotate`).",
+    )
     demo_admin_username: str = Field(
         "admin", description="Login created by `shieldwall demo seed`."
     )
@@ -205,6 +221,28 @@ class Settings(BaseSettings):
                 fh.write(secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
 
+    def resolved_keyring(self) -> Keyring:
+        """The master key (configured, from ``master_key_file``, or generated once into
+        ``<data_dir>/master_key``) and any previous keys kept for a rotation."""
+        if self.master_key is not None and self.master_key.get_secret_value():
+            current = parse_master_key(self.master_key.get_secret_value())
+        elif self.master_key_file is not None:
+            current = parse_master_key(self.master_key_file.read_text())
+        else:
+            path = self.data_dir / "master_key"
+            if not path.exists():
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    pass  # another process won the race; read theirs
+                else:
+                    with os.fdopen(fd, "w") as fh:
+                        fh.write(new_master_key_text())
+            current = parse_master_key(path.read_text())
+        previous = [parse_master_key(k.get_secret_value()) for k in self.previous_master_keys]
+        return Keyring.of(current, previous)
+
     def display(self) -> dict[str, Any]:
         """Effective settings with secrets (and database passwords) masked."""
         from sqlalchemy.engine import make_url
@@ -212,7 +250,9 @@ class Settings(BaseSettings):
         out: dict[str, Any] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if isinstance(value, SecretStr):
+            if isinstance(value, list) and value and isinstance(value[0], SecretStr):
+                value = ["********" for _ in value]
+            elif isinstance(value, SecretStr):
                 value = "********" if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 value = str(value)

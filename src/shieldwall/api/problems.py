@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from shieldwall.core.errors import ALL_ERRORS, ShieldwallError
+from shieldwall.core.errors import ALL_ERRORS, RateLimited, ShieldwallError
 
 log = logging.getLogger("shieldwall.api")
 MEDIA_TYPE = "application/problem+json"
@@ -107,6 +107,8 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 async def _on_shieldwall_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ShieldwallError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(max(1, exc.retry_after))}
     if exc.status >= 500:
         log.warning("request.failed %s", exc.slug, extra={"request_id": request_id_of(request)})
     context = {k: v for k, v in exc.context.items() if isinstance(v, str | int | float | bool)}

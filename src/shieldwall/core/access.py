@@ -24,6 +24,8 @@ class Scope(StrEnum):
     BANKS_WRITE = "banks:write"
     CASES_READ = "cases:read"
     CASES_WRITE = "cases:write"
+    #: A platform's servers sending signals in: user reports, appeals, takedown requests.
+    CASES_SUBMIT = "cases:submit"
     REPORTS_READ = "reports:read"
     REPORTS_WRITE = "reports:write"
     EVENTS_READ = "events:read"
@@ -40,7 +42,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
 #: What a key used by a platform's own servers may be granted. Nothing that exposes
 #: reviewers' work, people or the audit trail.
 INTEGRATION_SCOPES: frozenset[Scope] = frozenset(
-    {Scope.SCAN, Scope.BANKS_READ, Scope.BANKS_WRITE, Scope.REPORTS_READ}
+    {Scope.SCAN, Scope.BANKS_READ, Scope.BANKS_WRITE, Scope.REPORTS_READ, Scope.CASES_SUBMIT}
 )
 
 

@@ -14,6 +14,7 @@ message and exits non-zero. Nothing here knows about HTTP beyond the status numb
     ├── PermissionDenied (403 permission-denied)
     ├── NotFound (404 not-found)
     ├── Conflict (409 conflict)
+    ├── RateLimited (429 rate-limited)
     └── ServiceUnavailable (503 service-unavailable)
         └── DatabaseNotMigrated (503 database-not-migrated)
 """
@@ -92,6 +93,18 @@ class Conflict(ShieldwallError):
     title = "Conflict"
 
 
+class RateLimited(ShieldwallError):
+    """Too many requests from one caller; ``retry_after`` (seconds) says when to try again."""
+
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int, **context: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **context)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(ShieldwallError):
     """A dependency (database, index) is not ready; retry later."""
 
@@ -126,6 +139,7 @@ ALL_ERRORS: tuple[type[ShieldwallError], ...] = (
     PermissionDenied,
     NotFound,
     Conflict,
+    RateLimited,
     ServiceUnavailable,
     DatabaseNotMigrated,
 )

@@ -148,6 +148,47 @@ class Settings(BaseSettings):
     index_save_seconds: float = Field(
         300.0, gt=0, description="How often a changed index is saved to <data_dir>/index."
     )
+    webhook_url: str = Field(
+        "",
+        description="The platform's endpoint for signed action webhooks (content.block, "
+        "content.remove, content.restore, account.suspend). Empty: actions are recorded but "
+        "not sent.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret for the webhooks' HMAC-SHA256 signature "
+        "(Shieldwall-Signature header). Webhooks are never sent unsigned: without it they wait.",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Time limit for one webhook delivery attempt."
+    )
+    webhook_give_up_hours: float = Field(
+        72.0,
+        gt=0,
+        le=24 * 90,
+        description="Keep retrying a webhook (with capped exponential backoff) for this long "
+        "after it was queued, then give up (event webhook.failed).",
+    )
+    webhook_on_block_verdict: bool = Field(
+        False,
+        description="Send content.block when a scan's verdict is block and the caller named "
+        "the content (content_id).",
+    )
+    outbox_poll_seconds: float = Field(
+        2.0, gt=0, le=300, description="How often an outbox worker looks for due work."
+    )
+    outbox_lease_seconds: float = Field(
+        120.0,
+        ge=1,
+        le=3600,
+        description="How long a worker holds an item it is sending; a worker that dies leaves "
+        "the item to be sent again after this (never shorter than one webhook timeout).",
+    )
+    outbox_in_server: bool = Field(
+        True,
+        description="Run an outbox worker inside each server process. Off: run "
+        "`shieldwall jobs run` separately.",
+    )
     master_key: SecretStr | None = Field(
         None,
         description="Master key (32 bytes, base64 or hex) that wraps the keys of everything "

@@ -1,17 +1,21 @@
 """Imports every domain's models so ``Base.metadata`` is complete (for Alembic and tests)."""
 
+from shieldwall.actions import models as actions_models
 from shieldwall.apikeys import models as apikeys_models
 from shieldwall.audit import models as audit_models
 from shieldwall.banks import models as banks_models
 from shieldwall.db.base import Base
+from shieldwall.jobs import models as jobs_models
 from shieldwall.matching import models as matching_models
 from shieldwall.users import models as users_models
 
 __all__ = [
     "Base",
+    "actions_models",
     "apikeys_models",
     "audit_models",
     "banks_models",
+    "jobs_models",
     "matching_models",
     "users_models",
 ]

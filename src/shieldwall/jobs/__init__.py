@@ -1,0 +1,1 @@
+"""Durable background work: the transactional outbox, its worker, and the handler registry."""

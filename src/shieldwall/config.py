@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from shieldwall.core.sealing import Keyring, new_master_key_text, parse_master_key
+from shieldwall.integrations.classifiers.config import ClassifierConfig, check_unique_names
 
 DEFAULT_CONFIG_FILE = "shieldwall.toml"
 
@@ -206,6 +207,24 @@ class Settings(BaseSettings):
     demo_admin_username: str = Field(
         "admin", description="Login created by `shieldwall demo seed`."
     )
+    media_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Days media kept for review (sealed under <data_dir>/media) is kept before "
+        "`purge_expired` deletes it. Several servers must share <data_dir>/media.",
+    )
+    classifiers: list[ClassifierConfig] = Field(
+        default_factory=list,
+        description="Classifier plug-ins run on scanned media: [[classifiers]] tables in TOML, "
+        "a JSON list in the environment (name, kind, url, send, score_paths, headers, "
+        "thresholds, timeout_seconds, retries, breaker_failures, ...). See docs/classifiers.md.",
+    )
+
+    @field_validator("classifiers")
+    @classmethod
+    def _check_classifiers(cls, value: list[ClassifierConfig]) -> list[ClassifierConfig]:
+        return check_unique_names(value)
 
     @field_validator("database_url")
     @classmethod

@@ -20,6 +20,7 @@ from tests.conftest import PG_URL, mark_schema_dirty, reset_postgres
 TABLES = {
     "users", "web_sessions", "api_keys", "events", "event_chain_head",
     "banks", "bank_entries", "bank_change_head", "scan_requests",
+    "media_objects",
     "outbox_items", "actions",
 }
 

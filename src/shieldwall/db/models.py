@@ -7,6 +7,7 @@ from shieldwall.banks import models as banks_models
 from shieldwall.db.base import Base
 from shieldwall.jobs import models as jobs_models
 from shieldwall.matching import models as matching_models
+from shieldwall.media import models as media_models
 from shieldwall.users import models as users_models
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "banks_models",
     "jobs_models",
     "matching_models",
+    "media_models",
     "users_models",
 ]

@@ -149,6 +149,39 @@ class Settings(BaseSettings):
     index_save_seconds: float = Field(
         300.0, gt=0, description="How often a changed index is saved to <data_dir>/index."
     )
+    case_priority_rules: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Review queue priority rules (a list of tables: name, priority, due_hours, "
+        "sources, labels, child_in_danger, escalated, min_score, score_weight). Empty: the "
+        "built-in rules in docs/review.md.",
+    )
+    case_two_person_labels: list[str] = Field(
+        default_factory=list,
+        description="Decision labels (e.g. A1, A2) whose violating decisions a second, "
+        "different reviewer must confirm before they take effect.",
+    )
+    case_confirm_bank: str = Field(
+        "",
+        description="Hash-on-confirm: the bank (created if missing, kind block) that receives the "
+        "hashes of media a reviewer decides is violating. Empty: off.",
+    )
+    case_suspend_labels: list[str] = Field(
+        default_factory=list,
+        description="Decision labels whose violating decisions also send account.suspend for "
+        "the posting account, when the platform gave its id.",
+    )
+    scan_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="How long each scan's record (references, hashes, verdict; never the "
+        "media) is kept, so later knowledge such as a survivor's hashes can find past uploads.",
+    )
+    scan_review_media: bool = Field(
+        True,
+        description="Keep an uploaded or fetched file (encrypted) for the reviewer when its scan "
+        "opens a case.",
+    )
     webhook_url: str = Field(
         "",
         description="The platform's endpoint for signed action webhooks (content.block, "
@@ -225,6 +258,21 @@ class Settings(BaseSettings):
     @classmethod
     def _check_classifiers(cls, value: list[ClassifierConfig]) -> list[ClassifierConfig]:
         return check_unique_names(value)
+
+    @field_validator("case_priority_rules")
+    @classmethod
+    def _check_priority_rules(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from shieldwall.cases.priority import parse_rules  # pure module: no cycle
+
+        parse_rules(value)
+        return value
+
+    @field_validator("case_two_person_labels", "case_suspend_labels")
+    @classmethod
+    def _check_decision_labels(cls, value: list[str]) -> list[str]:
+        from shieldwall.core.taxonomy import parse_decision_label
+
+        return sorted({parse_decision_label(label.strip()).value for label in value})
 
     @field_validator("database_url")
     @classmethod

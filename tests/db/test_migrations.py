@@ -22,6 +22,7 @@ TABLES = {
     "banks", "bank_entries", "bank_change_head", "scan_requests",
     "media_objects",
     "outbox_items", "actions",
+    "cases", "case_signals", "case_decisions", "scan_records", "review_preferences",
 }
 
 

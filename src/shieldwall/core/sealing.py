@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -48,15 +49,24 @@ def key_id(master_key: bytes) -> bytes:
     return hashlib.sha256(master_key).digest()[:KEY_ID_BYTES]
 
 
+#: 32 bytes as hex, or as base64 (standard or urlsafe alphabet, padding optional).
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+_BASE64_KEY = re.compile(r"[A-Za-z0-9+/_-]{43}=?")
+
+
 def parse_master_key(text: str) -> bytes:
-    """A master key written as base64 (urlsafe or standard) or 64 hex characters."""
+    """A master key written as base64 (urlsafe or standard) or 64 hex characters.
+
+    Anything else is refused, including base64 with stray characters or data after the
+    padding (a lenient decoder would silently drop those and use a different key).
+    """
     value = text.strip()
-    if len(value) == 2 * KEY_BYTES and all(c in "0123456789abcdefABCDEF" for c in value):
+    if _HEX_KEY.fullmatch(value):
         return bytes.fromhex(value)
-    try:
-        raw = base64.urlsafe_b64decode(value.replace("+", "-").replace("/", "_") + "==")
-    except (ValueError, TypeError):
-        raw = b""
+    raw = b""
+    if _BASE64_KEY.fullmatch(value):
+        urlsafe = value.rstrip("=").replace("+", "-").replace("/", "_")
+        raw = base64.urlsafe_b64decode(urlsafe + "=")
     if len(raw) != KEY_BYTES:
         raise ValueError(
             "a master key must be 32 random bytes written as base64 or 64 hex characters "
@@ -74,8 +84,9 @@ def new_master_key_text() -> str:
 class Keyring:
     """The current master key (used to seal) and older ones (still accepted to unseal)."""
 
-    current: bytes
-    previous: tuple[bytes, ...] = field(default_factory=tuple)
+    # repr=False: a keyring printed in a log line or a traceback must not show the keys
+    current: bytes = field(repr=False)
+    previous: tuple[bytes, ...] = field(default_factory=tuple, repr=False)
 
     def __post_init__(self) -> None:
         for key in (self.current, *self.previous):

@@ -4,6 +4,7 @@ from shieldwall.actions import models as actions_models
 from shieldwall.apikeys import models as apikeys_models
 from shieldwall.audit import models as audit_models
 from shieldwall.banks import models as banks_models
+from shieldwall.cases import models as cases_models
 from shieldwall.db.base import Base
 from shieldwall.jobs import models as jobs_models
 from shieldwall.matching import models as matching_models
@@ -16,6 +17,7 @@ __all__ = [
     "apikeys_models",
     "audit_models",
     "banks_models",
+    "cases_models",
     "jobs_models",
     "matching_models",
     "media_models",

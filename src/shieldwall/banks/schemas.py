@@ -53,6 +53,8 @@ class EntrySource(StrEnum):
     FILE_IMPORT = "file_import"
     EXCHANGE = "exchange"
     REVIEWER = "reviewer"
+    CASE = "case"
+    """Hash-on-confirm: a reviewer's decision on a case (``source_record_id`` ``case:<id>``)."""
 
 
 class AddOutcome(StrEnum):

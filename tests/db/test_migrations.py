@@ -23,6 +23,11 @@ TABLES = {
     "media_objects",
     "outbox_items", "actions",
     "cases", "case_signals", "case_decisions", "scan_records", "review_preferences",
+    "user_reports", "user_report_keys", "takedown_requests", "rate_limit_windows",
+    "acc_companies", "acc_services", "acc_aliases", "acc_commitments", "acc_statements",
+    "acc_disclosures", "acc_ncmec_counts", "acc_ncmec_totals", "acc_evidence", "acc_imports",
+    "exchanges", "exchange_runs", "exchange_items", "exchange_quarantine", "exchange_shares",
+    "term_lists", "term_entries", "conversations", "conversation_messages",
 }
 
 

@@ -31,18 +31,33 @@ class Scope(StrEnum):
     EVENTS_READ = "events:read"
     USERS_MANAGE = "users:manage"
     APIKEYS_MANAGE = "apikeys:manage"
+    #: Edit the industry accountability tracker (companies, commitments, disclosures, evidence).
+    ACCOUNTABILITY_WRITE = "accountability:write"
+    #: Configure hash exchanges (sources fetched into banks, banks shared with partners).
+    EXCHANGES_MANAGE = "exchanges:manage"
+    #: A partner deployment reading a bank we share (``GET /v1/exchange/feeds/{bank}``).
+    EXCHANGE_READ = "exchange:read"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     Role.REVIEWER: frozenset({Scope.SCAN, Scope.BANKS_READ, Scope.CASES_READ, Scope.CASES_WRITE}),
-    Role.ANALYST: frozenset({Scope.REPORTS_READ, Scope.EVENTS_READ, Scope.BANKS_READ}),
+    Role.ANALYST: frozenset(
+        {Scope.REPORTS_READ, Scope.EVENTS_READ, Scope.BANKS_READ, Scope.ACCOUNTABILITY_WRITE}
+    ),
 }
 
 #: What a key used by a platform's own servers may be granted. Nothing that exposes
 #: reviewers' work, people or the audit trail.
 INTEGRATION_SCOPES: frozenset[Scope] = frozenset(
-    {Scope.SCAN, Scope.BANKS_READ, Scope.BANKS_WRITE, Scope.REPORTS_READ, Scope.CASES_SUBMIT}
+    {
+        Scope.SCAN,
+        Scope.BANKS_READ,
+        Scope.BANKS_WRITE,
+        Scope.REPORTS_READ,
+        Scope.CASES_SUBMIT,
+        Scope.EXCHANGE_READ,
+    }
 )
 
 

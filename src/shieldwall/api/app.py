@@ -12,6 +12,7 @@ from shieldwall import __version__
 from shieldwall.api import problems
 from shieldwall.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from shieldwall.api.routers import (
+    actions,
     apikeys,
     banks,
     events,
@@ -26,6 +27,7 @@ from shieldwall.api.routers import (
 from shieldwall.config import Settings, load_settings
 from shieldwall.db import migrate
 from shieldwall.db.engine import Database
+from shieldwall.jobs import handlers as job_handlers
 from shieldwall.matching.index import MatchIndex
 
 log = logging.getLogger("shieldwall.api")
@@ -51,13 +53,18 @@ def create_app(
         migrate.ensure_current(db.engine, auto_migrate=settings.should_auto_migrate)
 
     match_index = MatchIndex(db, settings)
+    # Sends queued webhooks (and other outbox work) after the requests that queued them commit.
+    outbox_worker = job_handlers.build_worker(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         match_index.start()
+        if settings.outbox_in_server:
+            outbox_worker.start()
         try:
             yield
         finally:
+            outbox_worker.stop()
             match_index.stop()
             if database is None:
                 db.dispose()
@@ -73,6 +80,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.match_index = match_index
+    app.state.outbox_worker = outbox_worker
     app.state.readiness_checks = {
         "database": health.database_check,
         "index": lambda app: app.state.match_index.readiness(),
@@ -81,6 +89,7 @@ def create_app(
     problems.install(app)
     for router in (health, principles, me, users, apikeys, events, overview, banks, scan, hma):
         app.include_router(router.router)
+    app.include_router(actions.router)
 
     from shieldwall.web import mount_web
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from shieldwall import __version__
-from shieldwall.cli import apikey, audit, bank, config, db, demo, hashing, serve, user
+from shieldwall.cli import apikey, audit, bank, config, db, demo, hashing, jobs, serve, user
 from shieldwall.cli.console import EXIT_ERROR, describe_validation_error, print_error
 from shieldwall.core.errors import ShieldwallError
 
@@ -87,6 +87,7 @@ app.add_typer(bank.app, name="bank")
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(demo.app, name="demo")
+app.add_typer(jobs.app, name="jobs")
 
 
 def main() -> None:

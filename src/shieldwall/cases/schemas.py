@@ -32,6 +32,11 @@ class CaseSource(StrEnum):
     USER_REPORT = "user_report"
     SURVIVOR_REQUEST = "survivor_request"
     APPEAL = "appeal"
+    #: text signals (issue 8): grooming indicators in a conversation, solicitation or
+    #: advertising in a post or profile, a listed URL
+    GROOMING = "grooming"
+    SOLICITATION = "solicitation"
+    URL_MATCH = "url_match"
 
 
 class CaseStatus(StrEnum):
@@ -174,6 +179,7 @@ class DecisionOut(BaseModel):
     label: str | None
     state: DecisionState
     note: str | None = Field(None, description="The reviewer's note (stored encrypted).")
+    confirm_note: str | None = Field(None, description="The second reviewer's note, if any.")
     decided_by: str
     decided_at: datetime
     confirmed_by: str | None
@@ -218,6 +224,8 @@ class CaseSummary(BaseModel):
     due_at: datetime | None
     outcome: Outcome | None
     label: str | None
+    decided_by: str | None = Field(None, description="Who made the final decision (user:<id>).")
+    decided_at: datetime | None = None
     awaiting_confirmation: bool = False
     appeal_of_case_id: int | None
 

@@ -10,7 +10,7 @@ One active case per subject
 Lock order
     Every state change writes an event, and writing an event locks the event chain head
     until commit. Functions here that read-then-write a case take that lock *first*
-    (:func:`_serialise`), so two writers never hold a case row and the chain head in
+    (:func:`serialise`), so two writers never hold a case row and the chain head in
     opposite orders (which PostgreSQL would break as a deadlock). It costs nothing extra:
     the transaction would hold the head lock from its first event to commit anyway. Call
     these functions late in a transaction, after slow work (hashing, HTTP).
@@ -30,7 +30,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -41,9 +41,30 @@ from shieldwall.audit import service as audit
 from shieldwall.cases import priority as rules
 from shieldwall.cases import repository
 from shieldwall.cases.models import Case, CaseDecision, CaseSignal
+from shieldwall.cases.preferences import (
+    organisation_preferences,
+    own_preferences,
+    preferences_for,
+    set_organisation_preferences,
+    set_own_preferences,
+)
+from shieldwall.cases.queries import (
+    case_detail,
+    get_case_summary,
+    is_awaiting_confirmation,
+    media_ids,
+    next_in_queue,
+    note_aad,
+    queue,
+    reviewers,
+    status_counts,
+    summaries,
+    usernames,
+)
 from shieldwall.cases.schemas import (
     ACTIVE_STATUSES,
     MAX_NOTE,
+    CaseOut,
     CaseSource,
     CaseStatus,
     DecisionState,
@@ -53,14 +74,43 @@ from shieldwall.cases.schemas import (
     clean_ref,
 )
 from shieldwall.config import Settings
-from shieldwall.core.access import Principal, Scope
+from shieldwall.core.access import Principal, Scope, scopes_for_role
 from shieldwall.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from shieldwall.core.principles import validate_principles
-from shieldwall.core.sealing import seal, unseal
+from shieldwall.core.sealing import rewrap, seal
 from shieldwall.core.signals import normalise
 from shieldwall.core.taxonomy import DecisionLabel
 from shieldwall.db.base import as_utc, utcnow
 from shieldwall.users import repository as users_repository
+
+__all__ = [
+    "DecisionHook",
+    "assign",
+    "attach_signal",
+    "case_detail",
+    "close",
+    "confirm",
+    "decide",
+    "get_case",
+    "get_case_detail",
+    "get_case_summary",
+    "is_awaiting_confirmation",
+    "media_ids",
+    "next_in_queue",
+    "organisation_preferences",
+    "own_preferences",
+    "preferences_for",
+    "queue",
+    "register_decision_hook",
+    "reviewers",
+    "rewrap_notes",
+    "set_organisation_preferences",
+    "set_own_preferences",
+    "start_review",
+    "status_counts",
+    "summaries",
+    "usernames",
+]
 
 DecisionHook = Callable[[Session, Settings, Case, Principal], None]
 
@@ -111,7 +161,7 @@ def reviewer_ref(actor: Principal) -> str:
     return f"user:{actor.user_id}" if actor.user_id is not None else actor.actor
 
 
-def _serialise(session: Session) -> None:
+def serialise(session: Session) -> None:
     """Take the event chain lock now (see the module docstring: lock order)."""
     audit_repository.lock_head(session)
 
@@ -201,7 +251,7 @@ def _check_signal(signal: SignalIn) -> tuple[CaseSource, tuple[int, ...], list[l
     return source, principles, hashes
 
 
-def _open_case(
+def open_case(
     session: Session,
     *,
     subject: Subject,
@@ -258,14 +308,14 @@ def attach_signal(
     """
     source, principles, hashes = _check_signal(signal)
     ref = clean_ref(signal.ref, field_name="ref")
-    _serialise(session)
+    serialise(session)
     case = repository.active_case(session, subject.key, for_update=True)
     created = False
     if case is None:
-        case, created = _open_case(session, subject=subject, active_key=subject.key)
+        case, created = open_case(session, subject=subject, active_key=subject.key)
     elif ref is not None and repository.signal_with_ref(session, case.id, ref) is not None:
         return case
-    return _add_signal(
+    return add_signal(
         session,
         settings,
         case,
@@ -280,7 +330,7 @@ def attach_signal(
     )
 
 
-def _add_signal(
+def add_signal(
     session: Session,
     settings: Settings,
     case: Case,
@@ -356,61 +406,19 @@ def get_case(session: Session, case_id: int, *, for_update: bool = False) -> Cas
     return case
 
 
-def queue(
-    session: Session,
-    *,
-    statuses: Sequence[CaseStatus] | None = ACTIVE_STATUSES,
-    source: CaseSource | None = None,
-    assignee_id: int | None = None,
-    unassigned: bool = False,
-    principle: int | None = None,
-    label: str | None = None,
-    subject_ref: str | None = None,
-    overdue: bool = False,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Case], int]:
-    """Cases in queue order (priority, then age) and the total matching."""
-    return repository.list_cases(
-        session,
-        statuses=statuses,
-        source=source.value if source is not None else None,
-        assignee_id=assignee_id,
-        unassigned=unassigned,
-        principle=principle,
-        label=label,
-        subject_ref=subject_ref,
-        overdue_at=utcnow() if overdue else None,
-        limit=limit,
-        offset=offset,
-    )
-
-
-def read_note(settings: Settings, case_id: int, sealed: bytes | None) -> str | None:
-    if sealed is None:
-        return None
-    return unseal(sealed, settings.resolved_keyring(), aad=_note_aad(case_id)).decode("utf-8")
-
-
-def _note_aad(case_id: int) -> bytes:
-    return f"case:{case_id}:note".encode()
-
-
 def _seal_note(settings: Settings, case_id: int, note: str) -> bytes | None:
     if not note:
         return None
-    return seal(note.encode("utf-8"), settings.resolved_keyring(), aad=_note_aad(case_id))
+    return seal(note.encode("utf-8"), settings.resolved_keyring(), aad=note_aad(case_id))
 
 
 def rewrap_notes(session: Session, settings: Settings) -> int:
     """Re-wrap every sealed note under the current master key (after a rotation); returns
     how many notes were re-wrapped."""
-    from shieldwall.core.sealing import rewrap
-
     keyring = settings.resolved_keyring()
     count = 0
     for decision in repository.iter_sealed_notes(session):
-        aad = _note_aad(decision.case_id)
+        aad = note_aad(decision.case_id)
         if decision.note_sealed is not None:
             decision.note_sealed = rewrap(decision.note_sealed, keyring, aad=aad)
             count += 1
@@ -450,7 +458,7 @@ def start_review(session: Session, case_id: int, *, actor: Principal) -> Case:
     case = get_case(session, case_id)
     if case.first_reviewed_at is not None or case.status not in ACTIVE_STATUSES:
         return case
-    _serialise(session)
+    serialise(session)
     case = get_case(session, case_id, for_update=True)
     if case.first_reviewed_at is not None:
         return case
@@ -469,24 +477,40 @@ def _mark_reviewed(case: Case) -> None:
     case.updated_at = now
 
 
-def assign(session: Session, case_id: int, *, username: str | None, actor: Principal) -> Case:
-    """Give the case to ``username`` (a person who may decide cases), or take it back
-    (``None``). Event ``case.assigned`` or ``case.unassigned``."""
+def assign(
+    session: Session,
+    settings: Settings,
+    case_id: int,
+    *,
+    username: str | None = None,
+    unassign: bool = False,
+    actor: Principal,
+) -> Case:
+    """Give the case to ``username`` (an active person who may decide cases), to the caller
+    when no username is given, or to nobody with ``unassign``. An open case moves to in
+    review. Event ``case.assigned`` or ``case.unassigned``; nothing when unchanged."""
     _require_writer(actor)
     assignee_id: int | None = None
-    if username is not None:
-        user = users_repository.get_user_by_username(session, username.strip().lower())
-        if user is None:
-            raise NotFound(f"no user named {username[:64]!r}", username=username[:64])
-        from shieldwall.core.access import scopes_for_role
-
+    if not unassign:
+        if username:
+            user = users_repository.get_user_by_username(session, username.strip().lower())
+            if user is None:
+                raise NotFound(f"no user named {username[:64]!r}", username=username[:64])
+        elif actor.user_id is not None:
+            user = users_repository.get_user(session, actor.user_id)
+            if user is None:
+                raise NotFound(f"no user with id {actor.user_id}")
+        else:
+            raise InvalidInput(
+                f"{actor.actor} is not a person; name the reviewer to assign", field="username"
+            )
         if not user.is_active or Scope.CASES_WRITE not in scopes_for_role(user.role):
             raise InvalidInput(
                 f"{user.username} cannot review cases (needs an active admin or reviewer)",
                 field="username",
             )
         assignee_id = user.id
-    _serialise(session)
+    serialise(session)
     case = get_case(session, case_id, for_update=True)
     _require_active(case, "assigned")
     if case.assignee_id == assignee_id:
@@ -579,7 +603,7 @@ def decide(
     label = check_label(outcome, label)
     text = check_note(note)
     who = reviewer_ref(actor)
-    _serialise(session)
+    serialise(session)
     case = get_case(session, case_id, for_update=True)
     if case.status not in ACTIVE_STATUSES:
         raise Conflict(
@@ -659,7 +683,7 @@ def confirm(
     _require_writer(actor)
     text = check_note(note)
     who = reviewer_ref(actor)
-    _serialise(session)
+    serialise(session)
     case = get_case(session, case_id, for_update=True)
     pending = repository.pending_decision(session, case.id)
     if pending is None or case.status not in ACTIVE_STATUSES:
@@ -727,7 +751,7 @@ def _finalise(
 def close(session: Session, case_id: int, *, actor: Principal) -> Case:
     """Close a decided case (nothing more to do on it). Event ``case.closed``."""
     _require_writer(actor)
-    _serialise(session)
+    serialise(session)
     case = get_case(session, case_id, for_update=True)
     if case.status != CaseStatus.DECIDED:
         raise Conflict(
@@ -743,7 +767,18 @@ def close(session: Session, case_id: int, *, actor: Principal) -> Case:
     return case
 
 
-def sla_seconds(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return round((end - start).total_seconds(), 3)
+def get_case_detail(
+    session: Session, settings: Settings, case_id: int, *, viewer: Principal | None = None
+) -> CaseOut:
+    """One case with everything a reviewer sees. When ``viewer`` is a person who may decide
+    cases, their first look starts the case's first-review clock (:func:`start_review`)."""
+    case = get_case(session, case_id)
+    if (
+        viewer is not None
+        and viewer.user_id is not None
+        and viewer.can(Scope.CASES_WRITE)
+        and case.first_reviewed_at is None
+        and case.status in ACTIVE_STATUSES
+    ):
+        case = start_review(session, case_id, actor=viewer)
+    return case_detail(session, settings, case)

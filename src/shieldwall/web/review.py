@@ -1,0 +1,504 @@
+"""The review pages: the queue, one case, and the forms that decide, confirm and assign.
+
+Everything goes through ``cases.service`` (and the intake service for what reporters and
+survivors wrote); no SQL here. Every POST carries CSRF. Media are handled in
+:mod:`shieldwall.web.review_media`; viewing preferences in :mod:`shieldwall.web.preferences`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from shieldwall.api.deps import DbSession
+from shieldwall.cases import service as cases
+from shieldwall.cases.schemas import (
+    MAX_NOTE,
+    CaseOut,
+    CaseSource,
+    CaseStatus,
+    DecisionOut,
+    DecisionState,
+    Outcome,
+    ResolvedPreferences,
+)
+from shieldwall.config import Settings
+from shieldwall.core.access import Scope
+from shieldwall.core.errors import InvalidInput, ShieldwallError
+from shieldwall.core.taxonomy import (
+    DECISION_LABELS,
+    INDUSTRY_CLASSIFICATION,
+    REPORT_CATEGORIES,
+    ReportCategory,
+    Term,
+)
+from shieldwall.db.base import utcnow
+from shieldwall.intake import service as intake
+from shieldwall.intake import takedowns
+from shieldwall.web.render import form_error, render, templates
+from shieldwall.web.review_media import NO_STORE, media_views
+from shieldwall.web.security import CsrfChecked, WebUser, page_requires, rotate_csrf, set_cookies
+
+router = APIRouter(include_in_schema=False)
+CaseReader = Annotated[WebUser, page_requires(Scope.CASES_READ)]
+CaseWriter = Annotated[WebUser, page_requires(Scope.CASES_WRITE)]
+PAGE_SIZE = 50
+ACTIVE = (CaseStatus.OPEN, CaseStatus.IN_REVIEW, CaseStatus.ESCALATED)
+
+
+# ---- template filters ------------------------------------------------------------------------
+
+
+def _time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    seconds = int(value)
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 90:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def _age(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return ""
+    return _seconds(max(0.0, (now - value).total_seconds()))
+
+
+templates.env.filters.setdefault("review_time", _time)
+templates.env.filters.setdefault("review_seconds", _seconds)
+templates.env.filters.setdefault("review_age", _age)
+
+
+def _redirect(request: Request, path: str) -> Response:
+    response = RedirectResponse(path, status_code=303)
+    set_cookies(request, response)
+    return response
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# ---- the queue -------------------------------------------------------------------------------
+
+
+def _queue_filters(status: str, source: str, assignee: str) -> dict[str, str]:
+    known_status = {s.value for s in CaseStatus} | {"active", "all"}
+    return {
+        "status": status if status in known_status else "active",
+        "source": source if source in {s.value for s in CaseSource} else "",
+        "assignee": assignee[:64],
+    }
+
+
+@router.get("/review")
+def queue_page(
+    request: Request,
+    db: DbSession,
+    user: CaseReader,
+    status: str = "active",
+    source: str = "",
+    assignee: str = "",
+    offset: int = 0,
+) -> Response:
+    filters = _queue_filters(status, source, assignee)
+    offset = max(0, offset)
+    if filters["status"] == "active":
+        statuses: list[CaseStatus] | None = list(ACTIVE)
+    elif filters["status"] == "all":
+        statuses = None
+    else:
+        statuses = [CaseStatus(filters["status"])]
+    error = None
+    try:
+        nobody = filters["assignee"] == "none"
+        page = cases.queue(
+            db,
+            statuses=statuses,
+            source=filters["source"] or None,
+            assignee=None if nobody else (filters["assignee"] or None),
+            unassigned=nobody,
+            viewer=user.principal,
+            limit=PAGE_SIZE,
+            offset=offset,
+        )
+    except ShieldwallError as exc:
+        error = exc.message
+        page = cases.queue(db, statuses=statuses, limit=PAGE_SIZE, offset=0)
+
+    def filter_url(**changes: Any) -> str:
+        params = {**filters, "offset": 0, **changes}
+        return "/review?" + urlencode({k: v for k, v in params.items() if v not in ("", 0)})
+
+    response = render(
+        request,
+        "review/queue.html",
+        {
+            "page": page,
+            "counts": cases.status_counts(db),
+            "filters": filters,
+            "filter_url": filter_url,
+            "statuses": list(CaseStatus),
+            "sources": list(CaseSource),
+            "reviewers": cases.reviewers(db),
+            "offset": offset,
+            "limit": PAGE_SIZE,
+            "now": utcnow(),
+            "error": error,
+            "notice": request.query_params.get("done") and _done(request.query_params["done"]),
+        },
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _done(code: str) -> str | None:
+    return {
+        "decided": "Decision recorded.",
+        "awaiting": "Decision recorded; it waits for a second reviewer to confirm it.",
+        "confirmed": "Decision confirmed.",
+        "disagreed": "You disagreed; the case is escalated.",
+        "escalated": "Case escalated.",
+    }.get(code)
+
+
+# ---- one case --------------------------------------------------------------------------------
+
+
+def case_media_ids(session: Session, settings: Settings, case_id: int) -> list[int]:
+    """The media items of a case, in the order they arrived (NotFound for an unknown case)."""
+    return cases.media_ids(session, case_id)
+
+
+def preferences_of(session: Session, user: WebUser) -> ResolvedPreferences:
+    return cases.preferences_for(session, user.user_id)
+
+
+def actor_namer(session: Session, detail: CaseOut) -> Callable[[str], str]:
+    """``user:3`` -> ``rita``; other actors (API keys, the system) as they are."""
+    ids: set[int] = set()
+    refs = [s.actor for s in detail.signals] + [t.actor for t in detail.timeline]
+    for d in detail.decisions:
+        refs += [d.decided_by, d.confirmed_by or ""]
+    for ref in refs:
+        kind, _, number = ref.partition(":")
+        if kind == "user" and number.isdigit():
+            ids.add(int(number))
+    names = cases.usernames(session, sorted(ids))
+
+    def name(ref: str) -> str:
+        kind, _, number = ref.partition(":")
+        if kind == "user" and number.isdigit() and int(number) in names:
+            return names[int(number)]
+        return ref
+
+    return name
+
+
+def _labels() -> tuple[list[Term], list[Term]]:
+    image = [DECISION_LABELS[code] for code in INDUSTRY_CLASSIFICATION]
+    other = [t for code, t in DECISION_LABELS.items() if code not in INDUSTRY_CLASSIFICATION]
+    return image, other
+
+
+def _case_page(
+    request: Request,
+    db: Session,
+    user: WebUser,
+    case_id: int,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    settings = _settings(request)
+    detail = cases.get_case_detail(db, settings, case_id, viewer=user.principal)
+    prefs = preferences_of(db, user)
+    actor_name = actor_namer(db, detail)
+    awaiting: DecisionOut | None = next(
+        (d for d in detail.decisions if d.state is DecisionState.AWAITING_CONFIRMATION), None
+    )
+    me = user.principal.actor
+    can_write = user.can(Scope.CASES_WRITE)
+    original = None
+    viewer_decided_original = False
+    if detail.appeal_of_case_id:
+        original = cases.get_case_detail(db, settings, detail.appeal_of_case_id)
+        viewer_decided_original = any(
+            me in (d.decided_by, d.confirmed_by)
+            for d in original.decisions
+            if d.state is DecisionState.FINAL
+        )
+    decide_blocked = None
+    if not can_write:
+        decide_blocked = f"Your role ({user.role}) can read cases but not decide them."
+    elif detail.status not in ACTIVE:
+        decide_blocked = f"This case is {detail.status.value.replace('_', ' ')}."
+    elif viewer_decided_original:
+        decide_blocked = "You decided the case this appeal is about; another reviewer decides it."
+    image_labels, other_labels = _labels()
+    response = render(
+        request,
+        "review/case.html",
+        {
+            "case": detail,
+            "media": media_views(
+                request, db, case_id, case_media_ids(db, settings, case_id), blur=prefs.blur
+            ),
+            "prefs": prefs,
+            "extra": signal_extras(db, settings, detail, user),
+            "actor_name": actor_name,
+            "actions": action_rows(detail),
+            "awaiting": awaiting,
+            "user_is_decider": awaiting is not None and awaiting.decided_by == me,
+            "can_confirm": awaiting is not None and can_write and awaiting.decided_by != me,
+            "can_write": can_write,
+            "can_decide": decide_blocked is None,
+            "decide_blocked": decide_blocked,
+            "original": original,
+            "viewer_decided_original": viewer_decided_original,
+            "image_labels": image_labels,
+            "other_labels": other_labels,
+            "two_person_labels": sorted(settings.case_two_person_labels),
+            "max_note": MAX_NOTE,
+            "next_case_id": cases.next_in_queue(db, after_case_id=case_id),
+            "form": form or {},
+            "error": error,
+            "notice": notice,
+        },
+        status=status,
+    )
+    # The page carries reveal links bound to this session, and what people reported.
+    response.headers.update(NO_STORE)
+    return response
+
+
+#: Most reports and requests whose words one page view shows (each view is logged).
+MAX_WORDS_SHOWN = 20
+
+
+def _summary_id(summary: dict[str, Any], key: str) -> int | None:
+    value = summary.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def signal_extras(
+    session: Session, settings: Settings, detail: CaseOut, user: WebUser
+) -> dict[int, dict[str, Any]]:
+    """What the intake service lets a reviewer see of user reports (their words) and survivor
+    requests (only what the requester chose to share). Each read writes the intake service's
+    own ``*.viewed`` event. Keyed by signal id."""
+    out: dict[int, dict[str, Any]] = {}
+    shown = 0
+    for signal in detail.signals:
+        if signal.source is CaseSource.USER_REPORT:
+            report_id = _summary_id(signal.summary, "report_id")
+            if report_id is None:
+                continue
+            if shown >= MAX_WORDS_SHOWN:
+                out[signal.id] = {
+                    "facts": [],
+                    "text": None,
+                    "note": "Not shown here: "
+                    f"this page shows the first {MAX_WORDS_SHOWN} reports' words.",
+                }
+                continue
+            shown += 1
+            report = intake.report_for_review(session, settings, report_id, actor=user.principal)
+            facts = [
+                ("Report", f"#{report.id}"),
+                ("Category", _category(report.category.value)),
+                ("Reporter", f"pseudonym {report.reporter}"),
+            ]
+            for name, value in (
+                ("Content id", report.content_id),
+                ("URL (not a link)", report.url),
+                ("Account", report.account_id),
+                ("Conversation", report.conversation_id),
+            ):
+                if value:
+                    facts.append((name, value))
+            if report.hashes:
+                facts.append(("Hashes sent", _hash_counts(report.hashes)))
+            out[signal.id] = {
+                "facts": facts,
+                "text": report.text or None,
+                "note": None if report.text else "The reporter wrote nothing.",
+            }
+        elif signal.source is CaseSource.SURVIVOR_REQUEST:
+            request_id = _summary_id(signal.summary, "takedown_request_id")
+            if request_id is None:
+                continue
+            shown += 1
+            req = takedowns.takedown_for_review(session, settings, request_id, actor=user.principal)
+            facts = [
+                ("Request", f"#{req.id} ({req.status.value.replace('_', ' ')})"),
+                ("Hashes", _hash_counts(req.hashes)),
+                (
+                    "Sent by",
+                    "a helper acting for the survivor" if req.on_behalf else "the survivor",
+                ),
+            ]
+            if req.category is not None:
+                facts.append(("Category", _category(req.category.value)))
+            if req.contact:
+                facts.append(("Contact (shared by the requester)", req.contact))
+            if req.in_place_since:
+                facts.append(("In place since", _time(req.in_place_since) + " UTC"))
+            out[signal.id] = {
+                "facts": facts,
+                "text": req.message,
+                "note": "Only what the requester chose to share is shown; the image never "
+                "left their device.",
+            }
+    return out
+
+
+def _category(code: str) -> str:
+    try:
+        return REPORT_CATEGORIES[ReportCategory(code)].title
+    except ValueError:
+        return code
+
+
+def _hash_counts(hashes: list[dict[str, Any]]) -> str:
+    counts: dict[str, int] = {}
+    for item in hashes:
+        kind = str(item.get("signal_type", "?"))
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+
+
+def action_rows(detail: CaseOut) -> list[dict[str, Any]]:
+    rows = []
+    for a in detail.actions:
+        delivery = a.get("delivery") or {}
+        rows.append(
+            {
+                "type": a.get("type"),
+                "subject_kind": a.get("subject_kind"),
+                "subject_ref": a.get("subject_ref"),
+                "requested_at": a.get("requested_at"),
+                "delivery": delivery.get("state", "not_sent"),
+                "attempts": delivery.get("attempts", 0),
+                "last_error": delivery.get("last_error"),
+            }
+        )
+    return rows
+
+
+@router.get("/review/cases/{case_id}")
+def case_page(request: Request, db: DbSession, user: CaseReader, case_id: int) -> Response:
+    try:
+        return _case_page(
+            request, db, user, case_id, notice=_done(request.query_params.get("done", ""))
+        )
+    except ShieldwallError as exc:
+        db.rollback()
+        return render(request, "error.html", {"message": exc.message}, status=exc.status)
+
+
+@router.post("/review/cases/{case_id}/decision", dependencies=[CsrfChecked])
+def case_decide(
+    request: Request,
+    db: DbSession,
+    user: CaseWriter,
+    case_id: int,
+    outcome: Annotated[str, Form(max_length=20)] = "",
+    label: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=MAX_NOTE * 4)] = "",
+) -> Response:
+    form = {"outcome": outcome, "label": label, "note": note[:MAX_NOTE]}
+    try:
+        try:
+            chosen = Outcome(outcome)
+        except ValueError:
+            raise InvalidInput(
+                "choose an outcome: violating, not violating or escalate", field="outcome"
+            ) from None
+        if len(note) > MAX_NOTE:
+            raise InvalidInput(f"the note is longer than {MAX_NOTE} characters ({len(note)})")
+        result = cases.decide(
+            db,
+            _settings(request),
+            case_id,
+            outcome=chosen,
+            label=label or None,
+            note=note,
+            actor=user.principal,
+        )
+    except (ValidationError, ShieldwallError) as exc:
+        db.rollback()
+        status = exc.status if isinstance(exc, ShieldwallError) else 422
+        try:
+            return _case_page(
+                request, db, user, case_id, error=form_error(exc), form=form, status=status
+            )
+        except ShieldwallError as again:
+            return render(request, "error.html", {"message": again.message}, status=again.status)
+    rotate_csrf(request)  # a re-sent form is refused rather than deciding twice
+    done = "escalated" if chosen is Outcome.ESCALATE else "decided"
+    if cases.is_awaiting_confirmation(result):
+        done = "awaiting"
+    return _redirect(request, f"/review/cases/{case_id}?done={done}")
+
+
+@router.post("/review/cases/{case_id}/confirm", dependencies=[CsrfChecked])
+def case_confirm(
+    request: Request,
+    db: DbSession,
+    user: CaseWriter,
+    case_id: int,
+    agree: Annotated[str, Form(max_length=10)] = "true",
+    note: Annotated[str, Form(max_length=MAX_NOTE * 4)] = "",
+) -> Response:
+    agreed = agree.lower() in ("true", "1", "yes", "on")
+    try:
+        if len(note) > MAX_NOTE:
+            raise InvalidInput(f"the note is longer than {MAX_NOTE} characters ({len(note)})")
+        cases.confirm(
+            db, _settings(request), case_id, agree=agreed, note=note, actor=user.principal
+        )
+    except ShieldwallError as exc:
+        db.rollback()
+        try:
+            return _case_page(request, db, user, case_id, error=exc.message, status=exc.status)
+        except ShieldwallError as again:
+            return render(request, "error.html", {"message": again.message}, status=again.status)
+    rotate_csrf(request)
+    return _redirect(
+        request, f"/review/cases/{case_id}?done={'confirmed' if agreed else 'disagreed'}"
+    )
+
+
+@router.post("/review/cases/{case_id}/assign", dependencies=[CsrfChecked])
+def case_assign(request: Request, db: DbSession, user: CaseWriter, case_id: int) -> Response:
+    try:
+        cases.assign(db, _settings(request), case_id, username=None, actor=user.principal)
+    except ShieldwallError as exc:
+        db.rollback()
+        try:
+            return _case_page(request, db, user, case_id, error=exc.message, status=exc.status)
+        except ShieldwallError as again:
+            return render(request, "error.html", {"message": again.message}, status=again.status)
+    return _redirect(request, f"/review/cases/{case_id}")

@@ -92,7 +92,8 @@ def test_ncmec_rows_add_up_to_the_printed_yearly_totals(
     for year, printed in PRINTED_ESP_TOTALS.items():
         assert totals[year].esp_reports == printed
     assert totals[2023].total_reports == 36_210_368
-    assert totals[1998].total_reports == 4_560 and totals[1998].esp_reports is None
+    assert totals[1998].total_reports == 4_560
+    assert totals[1998].esp_reports is None
 
 
 def _ncmec_by_company(db: Database, slug: str) -> dict[int, int]:
@@ -149,7 +150,9 @@ def test_microsoft_workbooks_give_the_ncmec_total_from_the_note(
     assert by_period["2020-H1"] == 32_622
     assert by_period["2023-H2"] == 60_749
     assert len(by_period) == 8
-    assert restated is not None and restated.value == 15_935 and "restated" in restated.note
+    assert restated is not None
+    assert restated.value == 15_935
+    assert "restated" in restated.note
 
 
 def test_meta_keeps_the_newest_snapshot(db: Database, loaded: ImportSummary) -> None:
@@ -165,7 +168,8 @@ def test_meta_keeps_the_newest_snapshot(db: Database, loaded: ImportSummary) -> 
             .order_by(Disclosure.service_id)
         )
     # 25,100,000 in older snapshots, restated to 25,200,000 in the newest one
-    assert row is not None and row.value == 25_200_000
+    assert row is not None
+    assert row.value == 25_200_000
     assert "restated" in row.note
 
 
@@ -202,7 +206,8 @@ def test_aliases_map_ncmec_names_and_list_the_rest(db: Database, loaded: ImportS
         unmapped = {u.name: u for u in service.unmapped_names(session)}
     assert "Box , Inc. / Box.com" in unmapped
     assert "Alpha Exploration Co, Inc (d/b/a “Clubhouse)" in unmapped
-    assert "Facebook" not in unmapped and "Snapchat" not in unmapped
+    assert "Facebook" not in unmapped
+    assert "Snapchat" not in unmapped
     assert unmapped["Box , Inc. / Box.com"].years == [2022, 2023]
     assert loaded.unmapped_ncmec_names == len(unmapped)
 
@@ -260,7 +265,8 @@ def test_a_malformed_row_rejects_its_file_with_the_line_and_applies_nothing(
     with db.session() as session:
         summary = import_reference(session, folder, actor="system:tests")
     report = {f.dataset: f for f in summary.files}["ncmec/reports-by-esp.csv"]
-    assert not report.applied and report.errors[0].line == 42
+    assert not report.applied
+    assert report.errors[0].line == 42
     assert count(db, NcmecCount) == 0  # nothing of that file
     assert count(db, NcmecTotal) == 26  # the other files still applied
     assert count(db, Commitment) == 34

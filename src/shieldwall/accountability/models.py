@@ -128,6 +128,8 @@ class Disclosure(Base):
     period_end: Mapped[date] = mapped_column(Date)
     granularity: Mapped[str] = mapped_column(String(10))  # year | half | quarter | month | other
     primary_source: Mapped[bool] = mapped_column(default=True)
+    #: Who compiled the figure: "company" (its own publication), "diaphanous", "shieldwall-report".
+    origin: Mapped[str] = mapped_column(String(40), default="company")
     note: Mapped[str] = mapped_column(Text, default="")
     source_url: Mapped[str] = mapped_column(Text)
     retrieved_on: Mapped[date] = mapped_column(Date)

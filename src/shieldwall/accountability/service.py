@@ -269,7 +269,8 @@ def _disclosures(session: Session, batch: Batch, directory: Directory, tally: Ta
             "unit": d.unit, "value": d.value, "rounded_to": d.rounded_to,
             "period": d.period.label, "period_start": d.period.start,
             "period_end": d.period.end, "granularity": d.period.granularity,
-            "primary_source": d.primary, "note": d.note, "source_url": d.prov.source_url,
+            "primary_source": d.primary, "origin": d.origin, "note": d.note,
+            "source_url": d.prov.source_url,
             "retrieved_on": d.prov.retrieved_on, "dataset": batch.dataset,
         })  # fmt: skip
 

@@ -47,7 +47,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "disclosures": (
         ("company", "metric", "term", "value", "period", "source_url"),
-        ("service", "unit", "rounded_to", "retrieved_on", "primary", "note"),
+        ("service", "unit", "rounded_to", "retrieved_on", "primary", "origin", "note"),
     ),
     "evidence": (
         ("company", "principle", "status", "source_url"),
@@ -164,7 +164,7 @@ def _one(kind: str, row: dict[str, str], batch: Batch, today: date) -> None:
             DisclosureRec(company, row.get("service") or None, row["metric"], row["term"], unit,
                           value, Period.parse(row["period"]), _prov(row, today),
                           primary=_bool(row.get("primary") or "true"), rounded_to=rounded,
-                          note=row.get("note", ""))
+                          note=row.get("note", ""), origin=row.get("origin") or "company")
         )  # fmt: skip
     elif kind == "evidence":
         statuses = [s.value for s in EvidenceStatus]

@@ -123,6 +123,7 @@ def upgrade() -> None:
         sa.Column("period_end", sa.Date(), nullable=False),
         sa.Column("granularity", sa.String(10), nullable=False),
         sa.Column("primary_source", sa.Boolean(), nullable=False),
+        sa.Column("origin", sa.String(40), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         *_provenance(),
         sa.Column("updated_at", TS, nullable=False),

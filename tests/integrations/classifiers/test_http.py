@@ -192,3 +192,43 @@ def test_configuration_is_checked_and_secrets_stay_hidden() -> None:
     config = ClassifierConfig(name="x", url="http://h/x", headers={"Authorization": "Bearer s3"})
     assert "s3" not in repr(config)
     assert "s3" not in config.model_dump_json()
+
+
+def test_a_json_template_shapes_the_body_and_words_map_to_scores(service: FakeService) -> None:
+    """Shaped like the public Coop client for Google's Content Safety API (not verified)."""
+    service.script(Reply(json_body={"reviewPriorities": ["HIGH"], "modelVersion": "x"}))
+    classifier = make(
+        service,
+        send="base64",
+        json_template={"images": ["{{base64}}"], "hint": {"type": "{{media_type}}"}},
+        score_paths={"priority": "reviewPriorities.0"},
+        value_map={"VERY_LOW": 0.0, "LOW": 0.25, "MEDIUM": 0.5, "HIGH": 0.75, "VERY_HIGH": 1.0},
+    )
+    content = ClassifierInput(data=PICTURE, media_type="image/jpeg")
+    assert classifier.classify(content) == {"priority": 0.75}
+    body = service.received[0].json()
+    assert body == {"images": [base64.b64encode(PICTURE).decode()], "hint": {"type": "image/jpeg"}}
+    service.script(Reply(json_body={"reviewPriorities": ["SOMETHING_NEW"]}))
+    with pytest.raises(ClassifierError, match="is 'SOMETHING_NEW', which value_map does not list"):
+        classifier.classify(content)
+
+
+def test_a_json_template_for_urls(service: FakeService) -> None:
+    service.script(Reply(json_body={"score": 0.5}))
+    classifier = make(service, send="url", json_template={"input": {"image_url": "{{url}}"}})
+    classifier.classify(ClassifierInput(url="https://cdn.example/1.png"))
+    assert service.received[0].json() == {"input": {"image_url": "https://cdn.example/1.png"}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"send": "bytes", "json_template": {"a": "{{base64}}"}}, "needs send 'url' or 'base64'"),
+        ({"send": "base64", "json_template": {"a": "{{url}}"}}, "must contain '{{base64}}'"),
+        ({"send": "url", "json_template": {"a": "x{{url}}"}}, "must contain '{{url}}'"),
+        ({"value_map": {"HIGH": float("inf")}}, "finite"),
+    ],
+)
+def test_templates_and_value_maps_are_checked(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ClassifierConfig(name="x", url="http://h/x", **fields)

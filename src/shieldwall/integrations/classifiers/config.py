@@ -20,6 +20,8 @@ LABEL_PATTERN = r"^(\*|[A-Za-z0-9_.:-]{1,40})$"
 #: Built-in kinds; any other kind names an entry point in the ``shieldwall.classifiers`` group.
 BUILTIN_KINDS = ("http", "stand-in")
 _PATH_SEGMENT = re.compile(r"^[^.]+$")
+#: The placeholder a json_template must hold for each send mode (a whole JSON string value).
+TEMPLATE_SLOTS = {"url": "{{url}}", "base64": "{{base64}}"}
 
 
 class ClassifierConfig(BaseModel):
@@ -49,10 +51,21 @@ class ClassifierConfig(BaseModel):
         default_factory=dict,
         description="http: extra members merged into a JSON body (send 'url' or 'base64').",
     )
+    json_template: dict[str, Any] | None = Field(
+        None,
+        description="http: the whole JSON body for send 'url' or 'base64', where the strings "
+        "'{{url}}', '{{base64}}' and '{{media_type}}' are replaced, at any depth "
+        "(e.g. {images = ['{{base64}}']}). Overrides url_field, data_field and extra_json.",
+    )
     score_paths: dict[str, str] = Field(
         default_factory=lambda: {"score": "score"},
         description="http: label -> dotted path of a number in the JSON reply "
         "(e.g. 'result.scores.0.value'). Label '*' reads an object of label -> number.",
+    )
+    value_map: dict[str, float] = Field(
+        default_factory=dict,
+        description="http: scores for services that answer words, e.g. "
+        "{VERY_LOW = 0.0, LOW = 0.25, MEDIUM = 0.5, HIGH = 0.75, VERY_HIGH = 1.0}.",
     )
     headers: dict[str, SecretStr] = Field(
         default_factory=dict,
@@ -93,6 +106,14 @@ class ClassifierConfig(BaseModel):
                 raise ValueError(f"score path {path[:80]!r} must be dotted names, e.g. a.b.0")
         return value
 
+    @field_validator("value_map")
+    @classmethod
+    def _check_value_map(cls, value: dict[str, float]) -> dict[str, float]:
+        for word, number in value.items():
+            if not math.isfinite(number):
+                raise ValueError(f"value_map[{word[:40]!r}] must be a finite number")
+        return value
+
     @field_validator("thresholds")
     @classmethod
     def _check_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
@@ -107,7 +128,26 @@ class ClassifierConfig(BaseModel):
     def _check_http(self) -> ClassifierConfig:
         if self.kind == "http" and (not self.url or not re.match(r"^https?://[^\s/]+", self.url)):
             raise ValueError(f"classifier {self.name!r}: kind 'http' needs an http(s) url")
+        if self.json_template is not None:
+            if self.send == "bytes":
+                raise ValueError(
+                    f"classifier {self.name!r}: json_template needs send 'url' or 'base64'"
+                )
+            slot = TEMPLATE_SLOTS[self.send]
+            if not _contains(self.json_template, slot):
+                raise ValueError(
+                    f"classifier {self.name!r}: json_template must contain {slot!r} as a "
+                    "string value somewhere, or the content would never be sent"
+                )
         return self
+
+
+def _contains(template: Any, slot: str) -> bool:
+    if isinstance(template, dict):
+        return any(_contains(v, slot) for v in template.values())
+    if isinstance(template, list):
+        return any(_contains(v, slot) for v in template)
+    return isinstance(template, str) and template == slot
 
 
 def check_unique_names(configs: list[ClassifierConfig]) -> list[ClassifierConfig]:

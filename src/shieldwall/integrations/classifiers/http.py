@@ -53,8 +53,22 @@ def read_path(document: Any, path: str) -> Any:
     return value
 
 
-def scores_from_reply(document: Any, score_paths: dict[str, str]) -> dict[str, float]:
-    """label -> number read from a JSON reply; label ``*`` takes an object of label -> number."""
+def fill_template(template: Any, slots: dict[str, str]) -> Any:
+    """``template`` with every string equal to a slot name replaced by its value."""
+    if isinstance(template, dict):
+        return {key: fill_template(value, slots) for key, value in template.items()}
+    if isinstance(template, list):
+        return [fill_template(value, slots) for value in template]
+    if isinstance(template, str) and template in slots:
+        return slots[template]
+    return template
+
+
+def scores_from_reply(
+    document: Any, score_paths: dict[str, str], value_map: dict[str, float] | None = None
+) -> dict[str, float]:
+    """label -> number read from a JSON reply; label ``*`` takes an object of label -> number.
+    A string found where a number is expected is looked up in ``value_map``."""
     scores: dict[str, float] = {}
     for label, path in score_paths.items():
         try:
@@ -66,7 +80,12 @@ def scores_from_reply(document: Any, score_paths: dict[str, str]) -> dict[str, f
         items = value.items() if label == "*" and isinstance(value, dict) else [(label, value)]
         if label == "*" and not isinstance(value, dict):
             raise ClassifierError(f"the reply's {path!r} is not an object of label -> score")
-        for name, number in items:
+        for name, found in items:
+            number = value_map.get(found, found) if value_map and isinstance(found, str) else found
+            if isinstance(number, str) and value_map:
+                raise ClassifierError(
+                    f"the reply's {path!r} is {number[:40]!r}, which value_map does not list"
+                )
             if isinstance(number, bool) or not isinstance(number, int | float):
                 raise ClassifierError(f"the reply's {path!r} is not a number for {name[:40]!r}")
             scores[str(name)] = float(number)
@@ -128,14 +147,25 @@ class HttpClassifier:
         if config.send == "url":
             if not content.url:
                 raise ClassifierError("sends URLs, and this content has no URL")
-            return {"json": {**config.extra_json, config.url_field: content.url}}
+            return {"json": self._json(config.url_field, content.url, content)}
         if content.data is None:
             raise ClassifierError("sends the media itself, and only a URL was given")
         if config.send == "base64":
             encoded = base64.b64encode(content.data).decode("ascii")
-            return {"json": {**config.extra_json, config.data_field: encoded}}
+            return {"json": self._json(config.data_field, encoded, content)}
         media_type = content.media_type or "application/octet-stream"
         return {"files": {config.file_field: ("media", content.data, media_type)}}
+
+    def _json(self, field: str, value: str, content: ClassifierInput) -> Any:
+        config = self.config
+        if config.json_template is None:
+            return {**config.extra_json, field: value}
+        slots = {
+            "{{url}}": content.url or "",
+            "{{base64}}": value if config.send == "base64" else "",
+            "{{media_type}}": content.media_type or "",
+        }
+        return fill_template(config.json_template, slots)
 
     def _attempt(self, request: dict[str, Any]) -> dict[str, float]:
         assert self.config.url is not None
@@ -157,7 +187,7 @@ class HttpClassifier:
             document = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise ClassifierError("the reply is not JSON") from None
-        return scores_from_reply(document, self.config.score_paths)
+        return scores_from_reply(document, self.config.score_paths, self.config.value_map)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -16,7 +16,20 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from shieldwall import __version__
-from shieldwall.cli import apikey, audit, bank, config, db, demo, hashing, jobs, serve, user
+from shieldwall.cli import (
+    apikey,
+    audit,
+    bank,
+    classifiers,
+    config,
+    db,
+    demo,
+    hashing,
+    jobs,
+    media,
+    serve,
+    user,
+)
 from shieldwall.cli.console import EXIT_ERROR, describe_validation_error, print_error
 from shieldwall.core.errors import ShieldwallError
 
@@ -88,6 +101,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(demo.app, name="demo")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(media.app, name="media")
+app.add_typer(classifiers.app, name="classifiers")
 
 
 def main() -> None:

@@ -368,6 +368,12 @@ def _remove_orphans(session: Session, settings: Settings, now: datetime) -> int:
 # ---- key rotation ------------------------------------------------------------------------
 
 
+def objects_by_key(session: Session) -> dict[str, int]:
+    """How many objects each master key (by id, hex) wraps: a rotation is finished when only
+    the current key is left."""
+    return repository.count_by_key(session)
+
+
 def rewrap_all(session: Session, settings: Settings, *, limit: int | None = None) -> int:
     """Re-wrap objects sealed under older master keys with the current one (after a
     rotation); returns how many were re-wrapped. The media ciphertext is not touched; each

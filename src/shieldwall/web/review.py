@@ -27,7 +27,6 @@ from shieldwall.cases.schemas import (
     DecisionOut,
     DecisionState,
     Outcome,
-    ResolvedPreferences,
 )
 from shieldwall.config import Settings
 from shieldwall.core.access import Scope
@@ -184,15 +183,6 @@ def _done(code: str) -> str | None:
 # ---- one case --------------------------------------------------------------------------------
 
 
-def case_media_ids(session: Session, settings: Settings, case_id: int) -> list[int]:
-    """The media items of a case, in the order they arrived (NotFound for an unknown case)."""
-    return cases.media_ids(session, case_id)
-
-
-def preferences_of(session: Session, user: WebUser) -> ResolvedPreferences:
-    return cases.preferences_for(session, user.user_id)
-
-
 def actor_namer(session: Session, detail: CaseOut) -> Callable[[str], str]:
     """``user:3`` -> ``rita``; other actors (API keys, the system) as they are."""
     ids: set[int] = set()
@@ -233,7 +223,7 @@ def _case_page(
 ) -> Response:
     settings = _settings(request)
     detail = cases.get_case_detail(db, settings, case_id, viewer=user.principal)
-    prefs = preferences_of(db, user)
+    prefs = cases.preferences_for(db, user.user_id)
     actor_name = actor_namer(db, detail)
     awaiting: DecisionOut | None = next(
         (d for d in detail.decisions if d.state is DecisionState.AWAITING_CONFIRMATION), None
@@ -263,7 +253,7 @@ def _case_page(
         {
             "case": detail,
             "media": media_views(
-                request, db, case_id, case_media_ids(db, settings, case_id), blur=prefs.blur
+                request, db, case_id, cases.media_ids(db, case_id), blur=prefs.blur
             ),
             "prefs": prefs,
             "extra": signal_extras(db, settings, detail, user),

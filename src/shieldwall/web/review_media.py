@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from shieldwall.api.deps import DbSession
 from shieldwall.audit import service as audit
+from shieldwall.cases import service as cases
 from shieldwall.config import Settings
 from shieldwall.core.access import Scope
 from shieldwall.core.errors import NotFound, ShieldwallError
@@ -92,6 +93,11 @@ class MediaView:
     reveal_url: str
     auto_revealed: bool = False
 
+    @property
+    def auto_url(self) -> str:
+        """The original as shown on opening, when the reviewer turned blurring off."""
+        return self.original_url.replace("via=click", "via=auto")
+
 
 def media_views(
     request: Request, session: Session, case_id: int, media_ids: list[int], *, blur: bool
@@ -119,7 +125,7 @@ def media_views(
                     else "No longer kept: media is deleted after its retention period."
                 ),
                 preview_url=f"{base}/preview",
-                original_url=f"{base}/original?t={token}&via={'auto' if not blur else 'click'}",
+                original_url=f"{base}/original?t={token}&via=click",
                 reveal_url=f"{base}/reveal?t={token}",
                 auto_revealed=(not blur) and row is not None,
             )
@@ -127,11 +133,9 @@ def media_views(
     return out
 
 
-def _case_media(request: Request, session: Session, case_id: int, media_id: int) -> None:
+def _case_media(session: Session, case_id: int, media_id: int) -> None:
     """NotFound unless ``media_id`` is one of the case's media items."""
-    from shieldwall.web.review import case_media_ids
-
-    if media_id not in case_media_ids(session, request.app.state.settings, case_id):
+    if media_id not in cases.media_ids(session, case_id):
         raise NotFound(f"case {case_id} has no media item {media_id}")
 
 
@@ -152,7 +156,7 @@ def media_preview(
 ) -> Response:
     """The blurred grayscale preview: safe to show by default, so not logged."""
     try:
-        _case_media(request, db, case_id, media_id)
+        _case_media(db, case_id, media_id)
         data, media_type = media.preview(db, _settings(request), media_id)
     except ShieldwallError as exc:
         return _error(request, exc)
@@ -176,7 +180,7 @@ def media_original(
     """The original bytes, after writing ``media.revealed``. Never cached."""
     _check_token(request, case_id, media_id, t[:100])
     try:
-        _case_media(request, db, case_id, media_id)
+        _case_media(db, case_id, media_id)
         data = media.read(db, _settings(request), media_id)
     except ShieldwallError as exc:
         db.rollback()
@@ -221,26 +225,18 @@ def media_reveal_page(
     """The no-JavaScript reveal: a page showing this one item. Its <img>/<video> fetches
     the original through the logged route above."""
     _check_token(request, case_id, media_id, t[:100])
-    from shieldwall.web.review import preferences_of
-
     try:
-        _case_media(request, db, case_id, media_id)
+        _case_media(db, case_id, media_id)
         (view,) = media_views(request, db, case_id, [media_id], blur=True)
     except ShieldwallError as exc:
         return _error(request, exc)
     if not view.available:
         return _error(request, NotFound(view.unavailable_reason))
-    token = reveal_token(request, case_id, media_id)
-    view = MediaView(
-        **{
-            **view.__dict__,
-            "original_url": f"{media_base(case_id, media_id)}/original?t={token}&via=link",
-        }
-    )
+    view = replace(view, original_url=view.original_url.replace("via=click", "via=link"))
     response = render(
         request,
         "review/reveal.html",
-        {"case_id": case_id, "m": view, "prefs": preferences_of(db, user)},
+        {"case_id": case_id, "m": view, "prefs": cases.preferences_for(db, user.user_id)},
     )
     response.headers.update(NO_STORE)
     return response

@@ -232,3 +232,20 @@ def test_a_json_template_for_urls(service: FakeService) -> None:
 def test_templates_and_value_maps_are_checked(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         ClassifierConfig(name="x", url="http://h/x", **fields)
+
+
+@pytest.mark.parametrize(
+    ("declared", "sent"),
+    [
+        ("image/PNG", "image/png"),
+        (None, "application/octet-stream"),
+        ('image/png"; name="x', "application/octet-stream"),
+        ("image/png\r\nX-Injected: 1", "application/octet-stream"),
+    ],
+)
+def test_the_declared_type_is_sent_only_when_plain(
+    service: FakeService, declared: str | None, sent: str
+) -> None:
+    service.script(Reply(json_body={"score": 0}))
+    make(service).classify(ClassifierInput(data=PICTURE, media_type=declared))
+    assert service.received[0].multipart() == {"file": ("media", sent, PICTURE)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,7 @@ from shieldwall.integrations.classifiers.config import ClassifierConfig
 
 #: The longest wait a 429 ``Retry-After`` may ask of us inside one call.
 MAX_RETRY_AFTER_SECONDS = 30.0
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}/[a-z0-9][a-z0-9.+-]{0,63}$")
 Sleep = Callable[[float], None]
 
 
@@ -153,8 +155,7 @@ class HttpClassifier:
         if config.send == "base64":
             encoded = base64.b64encode(content.data).decode("ascii")
             return {"json": self._json(config.data_field, encoded, content)}
-        media_type = content.media_type or "application/octet-stream"
-        return {"files": {config.file_field: ("media", content.data, media_type)}}
+        return {"files": {config.file_field: ("media", content.data, _part_type(content))}}
 
     def _json(self, field: str, value: str, content: ClassifierInput) -> Any:
         config = self.config
@@ -188,6 +189,13 @@ class HttpClassifier:
         except (ValueError, UnicodeDecodeError):
             raise ClassifierError("the reply is not JSON") from None
         return scores_from_reply(document, self.config.score_paths, self.config.value_map)
+
+
+def _part_type(content: ClassifierInput) -> str:
+    """The declared media type when it is a plain ``type/subtype``, else octet-stream (a
+    declared type comes from a platform's request and must not shape our request)."""
+    declared = (content.media_type or "").strip().lower()
+    return declared if _MEDIA_TYPE.match(declared) else "application/octet-stream"
 
 
 def _retry_after(response: httpx.Response) -> float | None:

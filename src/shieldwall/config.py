@@ -237,6 +237,61 @@ class Settings(BaseSettings):
         description="Older master keys still accepted for decryption while objects are "
         "re-wrapped after a rotation (`shieldwall keys rotate`).",
     )
+    text_regex_timeout_ms: int = Field(
+        50,
+        ge=1,
+        le=5000,
+        description="Time limit for one regular expression (term-list entry or grooming rule) "
+        "on one text; a pattern that runs out of time counts as no match and is reported.",
+    )
+    search_block_severity: Literal["low", "medium", "high"] = Field(
+        "high",
+        description="Search checks: a csam_seeking match of this severity or higher blocks the "
+        "query; a lower one warns (both show the deterrence message).",
+    )
+    deterrence_messages_dir: Path | None = Field(
+        None,
+        description="Folder of <locale>.json deterrence messages (title, body, resources) that "
+        "replace or add to the shipped English and French ones. See docs/text-signals.md.",
+    )
+    deterrence_default_locale: str = Field(
+        "en", description="Locale of the deterrence message when the caller's is not available."
+    )
+    text_case_min_severity: Literal["low", "medium", "high"] = Field(
+        "medium",
+        description="Posts and profiles: a solicitation, advertising or sextortion match of this "
+        "severity or higher opens or joins a case (lower ones only answer warn).",
+    )
+    grooming_rules_file: Path | None = Field(
+        None,
+        description="JSON file of grooming indicator rules (version, threshold, weights, "
+        "patterns) replacing the shipped ones. See docs/text-signals.md.",
+    )
+    grooming_threshold: float | None = Field(
+        None,
+        gt=0,
+        description="Risk score at which a conversation opens or joins a case; empty: the rule "
+        "set's own threshold (1.0 in the shipped rules).",
+    )
+    conversation_window_messages: int = Field(
+        50,
+        ge=2,
+        le=1000,
+        description="Messages kept per conversation for scoring (the newest ones); older ones "
+        "are deleted unless a case preserves them.",
+    )
+    conversation_retention_hours: int = Field(
+        72,
+        ge=1,
+        le=24 * 365,
+        description="Message texts older than this are deleted (unless a case preserves them), "
+        "by each new message's conversation and by `shieldwall text purge`.",
+    )
+    contact_policy: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Contact-check rules (initiator, target, relationship, action, decision, "
+        "name), first match wins; empty: the shipped policy. See docs/text-signals.md.",
+    )
     demo_admin_username: str = Field(
         "admin", description="Login created by `shieldwall demo seed`."
     )

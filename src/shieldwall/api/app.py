@@ -22,6 +22,8 @@ from shieldwall.api.routers import (
     overview,
     principles,
     scan,
+    terms,
+    text,
     users,
 )
 from shieldwall.config import Settings, load_settings
@@ -90,6 +92,8 @@ def create_app(
     for router in (health, principles, me, users, apikeys, events, overview, banks, scan, hma):
         app.include_router(router.router)
     app.include_router(actions.router)
+    app.include_router(terms.router)
+    app.include_router(text.router)
 
     from shieldwall.web import mount_web
 

@@ -1,0 +1,250 @@
+"""Matching a text against many term-list entries at once.
+
+A :class:`TermMatcher` is built once from every active entry and then answers
+:meth:`TermMatcher.match` for any number of texts. Entries of each kind are matched on the
+text as :func:`shieldwall.core.text.normalise` leaves it (letters, digits and single spaces):
+
+- ``term`` and ``phrase``: normalised, put into one Aho-Corasick automaton
+  (``pyahocorasick``): one pass over the text finds every entry, however many there are.
+  A hit counts only as whole words (spaces or the ends on both sides).
+- ``hashed``: the SHA-256 of a normalised term (:func:`~shieldwall.core.text.term_hash`),
+  for lists shared without spreading the terms. Every run of 1..n consecutive words of the
+  text is hashed, for the word counts the hashed entries declare.
+- ``regex``: a pattern (the ``regex`` module's syntax) run on the normalised text. Patterns
+  are checked when added (:func:`check_pattern`: length, backreferences and nested
+  quantifiers — the usual causes of catastrophic backtracking — are refused) *and* every run
+  has a time limit: a pattern that runs out of time is reported in
+  :attr:`MatchResult.timed_out` and counts as no match.
+- ``url`` and ``domain``: keys from :mod:`shieldwall.core.text_urls`; URLs are extracted
+  from the text as written (with common obfuscations undone).
+
+Spans are reported in the text as the caller wrote it (``start``/``end``, end exclusive).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import ahocorasick
+import regex
+
+from shieldwall.core.text import NormalisedText, normalise, normalise_with_offsets
+from shieldwall.core.text_urls import domain_candidates, extract_urls, host_of
+
+__all__ = [
+    "EntryKind",
+    "MatchEntry",
+    "MatchResult",
+    "Severity",
+    "TermHit",
+    "TermMatcher",
+    "check_pattern",
+]
+
+MAX_PATTERN_LENGTH = 1000
+_NESTED_QUANTIFIER = re.compile(
+    r"\((?:[^()\\]|\\.)*(?:[*+]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)\s*(?:[*+]|\{\d*,\d*\})"
+)
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\\g<|\\k<")
+
+
+class EntryKind(StrEnum):
+    TERM = "term"
+    PHRASE = "phrase"
+    REGEX = "regex"
+    HASHED = "hashed"
+    URL = "url"
+    DOMAIN = "domain"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return {"low": 1, "medium": 2, "high": 3}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchEntry:
+    """What the matcher needs of one entry. ``value`` is the term, phrase, pattern, SHA-256,
+    URL key or domain; ``word_count`` is how many words a hashed term has."""
+
+    id: int
+    list_name: str
+    kind: EntryKind
+    value: str
+    category: str
+    severity: Severity
+    language: str = ""
+    word_count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    entry: MatchEntry
+    start: int
+    end: int
+
+
+@dataclass
+class MatchResult:
+    hits: list[TermHit] = field(default_factory=list)
+    #: ids of regex entries that ran out of time on this text
+    timed_out: list[int] = field(default_factory=list)
+
+    def categories(self) -> set[str]:
+        return {h.entry.category for h in self.hits}
+
+    def worst(self, categories: Iterable[str] | None = None) -> Severity | None:
+        wanted = set(categories) if categories is not None else None
+        ranks = [
+            h.entry.severity for h in self.hits if wanted is None or h.entry.category in wanted
+        ]
+        return max(ranks, key=lambda s: s.rank) if ranks else None
+
+
+def check_pattern(pattern: str) -> regex.Pattern[str]:
+    """Compile a list entry's pattern, or raise ``ValueError`` saying why it is refused."""
+    if not pattern:
+        raise ValueError("empty pattern")
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise ValueError(f"pattern longer than {MAX_PATTERN_LENGTH} characters")
+    if _BACKREFERENCE.search(pattern):
+        raise ValueError("backreferences are not allowed (they can take exponential time)")
+    if _NESTED_QUANTIFIER.search(pattern):
+        raise ValueError(
+            "nested quantifiers like (a+)+ are not allowed (catastrophic backtracking)"
+        )
+    try:
+        return regex.compile(pattern)
+    except regex.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+
+
+class TermMatcher:
+    """Every active entry, compiled; immutable once built, safe to share between threads."""
+
+    def __init__(self, entries: Iterable[MatchEntry], *, regex_timeout: float = 0.05) -> None:
+        self.regex_timeout = regex_timeout
+        self.size = 0
+        self._automaton: ahocorasick.Automaton | None = None
+        words: dict[str, list[MatchEntry]] = {}
+        self._hashed: dict[str, list[MatchEntry]] = {}
+        self._hash_lengths: set[int] = set()
+        self._regexes: list[tuple[MatchEntry, regex.Pattern[str]]] = []
+        self._urls: dict[str, list[MatchEntry]] = {}
+        self._domains: dict[str, list[MatchEntry]] = {}
+        for entry in entries:
+            self.size += 1
+            if entry.kind in (EntryKind.TERM, EntryKind.PHRASE):
+                key = normalise(entry.value)
+                if key:
+                    words.setdefault(key, []).append(entry)
+            elif entry.kind is EntryKind.HASHED:
+                self._hashed.setdefault(entry.value.lower(), []).append(entry)
+                self._hash_lengths.add(max(1, entry.word_count))
+            elif entry.kind is EntryKind.REGEX:
+                try:
+                    self._regexes.append((entry, check_pattern(entry.value)))
+                except ValueError:
+                    continue  # refused when added; an older row is skipped, not fatal
+            elif entry.kind is EntryKind.URL:
+                self._urls.setdefault(entry.value, []).append(entry)
+            elif entry.kind is EntryKind.DOMAIN:
+                self._domains.setdefault(entry.value, []).append(entry)
+        if words:
+            automaton = ahocorasick.Automaton()
+            for key, found in words.items():
+                automaton.add_word(key, (len(key), tuple(found)))
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    @property
+    def has_urls(self) -> bool:
+        return bool(self._urls or self._domains)
+
+    def match(self, text: str, *, urls: bool = True) -> MatchResult:
+        """Every entry that matches ``text``, with spans in ``text``."""
+        result = MatchResult()
+        norm = normalise(text)
+        found: list[tuple[MatchEntry, int, int]] = []  # spans in the normalised text
+        if self._automaton is not None and norm:
+            n = len(norm)
+            for end_idx, (length, entries) in self._automaton.iter(norm):
+                start = end_idx - length + 1
+                if (start == 0 or norm[start - 1] == " ") and (
+                    end_idx + 1 == n or norm[end_idx + 1] == " "
+                ):
+                    found.extend((e, start, end_idx + 1) for e in entries)
+        if self._hashed and norm:
+            found.extend(self._match_hashed(norm))
+        if self._regexes and norm:
+            found.extend(self._match_regexes(norm, result))
+        if found:
+            mapped = normalise_with_offsets(text)
+            result.hits.extend(_to_source(mapped, found))
+        if urls and self.has_urls:
+            result.hits.extend(self.match_urls(text))
+        return result
+
+    def _match_hashed(self, norm: str) -> Iterable[tuple[MatchEntry, int, int]]:
+        starts = [0] + [i + 1 for i, c in enumerate(norm) if c == " "]
+        ends = [i for i, c in enumerate(norm) if c == " "] + [len(norm)]
+        for n in sorted(self._hash_lengths):
+            for i in range(len(starts) - n + 1):
+                s, e = starts[i], ends[i + n - 1]
+                digest = hashlib.sha256(norm[s:e].encode("utf-8")).hexdigest()
+                for entry in self._hashed.get(digest, ()):
+                    if entry.word_count == n:
+                        yield entry, s, e
+
+    def _match_regexes(
+        self, norm: str, result: MatchResult
+    ) -> Iterable[tuple[MatchEntry, int, int]]:
+        deadline = time.monotonic() + self.regex_timeout * 4
+        for entry, pattern in self._regexes:
+            remaining = min(self.regex_timeout, deadline - time.monotonic())
+            if remaining <= 0:
+                result.timed_out.append(entry.id)
+                continue
+            try:
+                m = pattern.search(norm, timeout=remaining)
+            except TimeoutError:
+                result.timed_out.append(entry.id)
+                continue
+            if m is not None and m.end() > m.start():
+                yield entry, m.start(), m.end()
+
+    def match_urls(self, text: str) -> list[TermHit]:
+        hits: list[TermHit] = []
+        for raw, key in extract_urls(text):
+            start = text.find(raw)
+            span = (start, start + len(raw)) if start >= 0 else (0, 0)
+            hits.extend(self.lookup_url(key, span))
+        return hits
+
+    def lookup_url(self, key: str, span: tuple[int, int] = (0, 0)) -> list[TermHit]:
+        """Entries matching a normalised URL key: the exact URL, or its host or a parent
+        domain of it."""
+        hits = [TermHit(e, *span) for e in self._urls.get(key, ())]
+        for candidate in domain_candidates(host_of(key)):
+            hits.extend(TermHit(e, *span) for e in self._domains.get(candidate, ()))
+        return hits
+
+
+def _to_source(
+    mapped: NormalisedText, found: Sequence[tuple[MatchEntry, int, int]]
+) -> list[TermHit]:
+    hits = []
+    for entry, start, end in found:
+        s, e = mapped.source_span(start, end)
+        hits.append(TermHit(entry, s, e))
+    return hits

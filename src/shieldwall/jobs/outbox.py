@@ -426,7 +426,12 @@ class OutboxWorker:
                 failures += 1
                 self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
                 wait = min(60.0, poll * (2 ** min(failures, 6)))
-                log.warning("outbox.worker_error", exc_info=True, extra={"failures": failures})
+                # The traceback once per outage, then one line per failed poll.
+                log.warning(
+                    "outbox.worker_error",
+                    exc_info=failures == 1,
+                    extra={"failures": failures, "error_type": type(exc).__name__},
+                )
             else:
                 failures = 0
                 self.last_error = None

@@ -80,7 +80,8 @@ def run(
                 remaining -= counts["claimed"]
                 if counts["claimed"] < batch:
                     break
-            note(f"outbox: {_summary(total) if total else 'nothing due'}", style="green")
+            shown = _summary(total) if total.get("claimed") else "nothing due"
+            note(f"outbox: {shown}", style="green")
             return
 
         def stop(_signum: int, _frame: FrameType | None) -> None:

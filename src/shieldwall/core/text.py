@@ -17,8 +17,8 @@ tests, so the order is part of the contract):
    confusables table as shipped by the maintained ``confusable-homoglyphs`` package (only
    mappings onto Latin letters are used; digits and punctuation are left to step 7).
 6. :func:`join_spaced` — de-obfuscation: a run of three or more single characters split by
-   spaces or punctuation (``w.o.r.d``, ``w o r d``, ``w-o-r-d``) with at least two letters
-   becomes one word.
+   one and the same separator of spaces or punctuation (``w.o.r.d``, ``w o r d``,
+   ``w-o-r-d``), with at least two letters, becomes one word.
 7. :func:`fold_leetspeak` — in a word that starts with a letter, ``0 1 3 4 5 7 8 9 @ $ ! |
    + €`` become ``o i e a s t b g a s i l t e``; words that start with a digit (``13yo``,
    ``4ever``) and numbers are left alone, so ages and counts survive.
@@ -67,9 +67,13 @@ _MARK_CATEGORIES = frozenset({"Mn", "Me"})
 _LEET = str.maketrans("01345789@$!|+€", "oieastbgasilte")
 # a word that starts with a letter (or @/$ before one); symbols count only inside it
 _LEET_WORD = re.compile(r"(?<![^\W_])(?:[^\W\d_]|[@$](?=[^\W\d_]))(?:[^\W_]|[@$!|+€](?=[^\W_]))*")
-# single characters (letters, digits, leet symbols) split by 1-3 separators, 3 or more
-_SEP = r"[\s.\-_*·•,:;'\"~/\\]{1,3}"
-_SPACED = re.compile(rf"(?<![\w@$])[\w@$](?:{_SEP}[\w@$]){{2,}}(?![\w@$])")
+# 3+ single characters (letters, digits, @ $) split by one and the same separator (1-3
+# spaces or punctuation): "w.o.r.d", "w o r d", but "a w.o.r.d" keeps its "a"
+_CH = r"(?:[^\W_]|[@$])"
+_SEP = r"(?:[^\w@$]|_){1,3}"
+_SPACED = re.compile(
+    rf"(?<![^\W_])(?<![@$]){_CH}(?P<sep>{_SEP}){_CH}(?:(?P=sep){_CH})+(?![^\W_])(?![@$])"
+)
 _SEP_RE = re.compile(_SEP)
 _NON_WORD = re.compile(r"[\W_]+")
 # ASCII fast path of steps 1-5: controls to spaces, upper to lower case, DEL to space

@@ -44,6 +44,8 @@ __all__ = [
 MAX_URL_LENGTH = 4096
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+# "mailto:x", "javascript:y": a scheme without "//" (a colon before a port has digits)
+_OTHER_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # characters left as they are in a path/query (RFC 3986 pchar + "/" + "?"), besides escapes
@@ -150,6 +152,8 @@ def normalise_url(value: str) -> str:
     if any(c.isspace() for c in text):
         raise ValueError("a URL cannot contain spaces")
     m = _SCHEME.match(text)
+    if m is None and (other := _OTHER_SCHEME.match(text)) is not None:
+        raise ValueError(f"scheme {other.group(1)[:20]!r} is not http, https or ftp")
     if m is None:
         text = "http://" + text.lstrip("/")
         scheme = "http"

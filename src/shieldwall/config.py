@@ -417,6 +417,8 @@ class Settings(BaseSettings):
                 value = ["********" for _ in value]
             elif isinstance(value, SecretStr):
                 value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, list) and value and isinstance(value[0], ClassifierConfig):
+                value = [c.model_dump(mode="json") for c in value]  # headers stay masked
             elif isinstance(value, Path):
                 value = str(value)
             out[name] = value

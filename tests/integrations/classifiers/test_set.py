@@ -276,7 +276,10 @@ def test_classifiers_from_the_environment_as_json(
     assert settings.classifiers[0].headers["Authorization"].get_secret_value() == (
         "Bearer env-secret"
     )
-    assert "env-secret" not in json.dumps(settings.display(), default=str)
+    shown = settings.display()
+    assert "env-secret" not in json.dumps(shown, default=str)
+    assert shown["classifiers"][0]["headers"] == {"Authorization": "**********"}
+    assert shown["classifiers"][1]["kind"] == "stand-in"
 
 
 def test_classifiers_from_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,6 +55,11 @@ def _entry_point(kind: str, found: Iterable[EntryPoint] | None) -> Factory:
     if not matching:
         known = sorted({"http", "stand-in", *(p.name for p in points)})
         raise ClassifierError(f"unknown kind {kind!r}; installed kinds: {', '.join(known)}")
+    if len({p.value for p in matching}) > 1:
+        log.warning(
+            "classifier.kind_ambiguous",
+            extra={"kind": kind, "targets": ",".join(sorted(p.value for p in matching))},
+        )
     loaded = matching[0].load()
     if not callable(loaded):
         raise ClassifierError(f"entry point {kind!r} does not name a class or function")

@@ -427,6 +427,19 @@ def test_orphan_files_are_removed_only_when_old(db: Database, settings: Settings
         assert event.payload["orphan_files"] == 2
 
 
+def test_a_purge_as_of_a_later_date_still_spares_fresh_orphans(
+    db: Database, settings: Settings
+) -> None:
+    """A file written a moment ago may belong to another process's uncommitted store."""
+    media_dir(settings).mkdir(parents=True)
+    fresh = media_dir(settings) / str(uuid.uuid4())
+    fresh.write_bytes(b"sealed-looking bytes")
+    later = utcnow() + timedelta(days=365)
+    with db.session() as session:
+        service.purge_expired(session, settings, now=later)
+    assert fresh.exists()
+
+
 def test_keep_until_extends_and_never_shortens(db: Database, settings: Settings) -> None:
     obj = store(db, settings, picture(23))
     far = utcnow() + timedelta(days=400)

@@ -17,6 +17,8 @@ import hashlib
 import logging
 import os
 import re
+import threading
+import time
 import uuid as uuidlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -84,7 +86,7 @@ def _media_type(value: str | None) -> str | None:
 def _write_sealed(path: Path, blob: bytes) -> None:
     """Write ``blob`` to ``path`` atomically and durably (temp file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -300,7 +302,7 @@ def purge_expired(session: Session, settings: Settings, now: datetime | None = N
             break
     session.flush()
     _unlink_after_commit(session, [_path(settings, u) for u in doomed])
-    orphans = _remove_orphans(session, settings, now)
+    orphans = _remove_orphans(session, settings)
     if removed_ids or orphans:
         audit.record(
             session,
@@ -336,11 +338,13 @@ def _forget_pending(session: Session) -> None:
     session.info.pop(_PENDING_UNLINK, None)
 
 
-def _remove_orphans(session: Session, settings: Settings, now: datetime) -> int:
+def _remove_orphans(session: Session, settings: Settings) -> int:
     folder = media_dir(settings)
     if not folder.is_dir():
         return 0
-    cutoff = (now - ORPHAN_GRACE).timestamp()
+    # File times are real time: a purge asked to act "as of" a later date must still not
+    # take a file that another process wrote a moment ago and has not committed yet.
+    cutoff = time.time() - ORPHAN_GRACE.total_seconds()
     candidates: list[Path] = []
     removed = 0
     with os.scandir(folder) as entries:

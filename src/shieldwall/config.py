@@ -295,6 +295,25 @@ class Settings(BaseSettings):
     demo_admin_username: str = Field(
         "admin", description="Login created by `shieldwall demo seed`."
     )
+    accountability_data_dir: Path | None = Field(
+        None,
+        description="Folder of the accountability tracker's reference data (commitments/, "
+        "ncmec/, disclosures/). Empty: ../shared/data next to the project checkout; when it is "
+        "missing the tracker starts empty and says so.",
+    )
+    accountability_public: bool = Field(
+        True,
+        description="Anyone may read /accountability and GET /v1/accountability/... without "
+        "logging in. Off: reading needs a login or an API key (editing always needs "
+        "accountability:write).",
+    )
+    accountability_audit_tolerance: float = Field(
+        0.01,
+        ge=0,
+        le=0.5,
+        description="Relative difference up to which a company's self-reported CyberTipline "
+        "count and NCMEC's count for the same year are called consistent (0.01 = 1 %).",
+    )
     media_retention_days: int = Field(
         90,
         ge=1,
@@ -367,6 +386,13 @@ class Settings(BaseSettings):
     @property
     def should_auto_migrate(self) -> bool:
         return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def resolved_accountability_data_dir(self) -> Path:
+        """The configured reference data folder, or ``../shared/data`` beside the checkout."""
+        if self.accountability_data_dir is not None:
+            return self.accountability_data_dir
+        return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
     @property
     def base_url(self) -> str:

@@ -30,6 +30,17 @@ from tests.conftest import PASSWORD, KeyFactory, auth, make_user
 
 #: Open to anyone, no key needed.
 PUBLIC = {("GET", "/v1/principles"), ("GET", "/v1/principles/{number}")}
+#: The accountability tracker: public by default (the accountability_public setting); when
+#: switched off, any valid key reads it (tests/accountability/test_api.py checks both).
+PUBLIC |= {
+    ("GET", "/v1/accountability"),
+    ("GET", "/v1/accountability/companies"),
+    ("GET", "/v1/accountability/companies/{slug}"),
+    ("GET", "/v1/accountability/audit"),
+    ("GET", "/v1/accountability/unmapped-names"),
+    ("GET", "/v1/accountability/tables/{table}"),
+    ("GET", "/v1/accountability/export"),
+}
 #: Any valid key, whatever its scopes: a caller must always be able to ask who it is.
 AUTHENTICATED_ONLY = {("GET", "/v1/me")}
 

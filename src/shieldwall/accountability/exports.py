@@ -39,7 +39,7 @@ def _editable(session: Session, kind: str) -> list[dict[str, Any]]:
         return [{"company": companies[s.company_id], "service": s.slug, "name": s.name,
                  "note": s.note} for s in repository.services(session)]  # fmt: skip
     if kind == "aliases":
-        return [{"name": a.name, "company": companies[a.company_id],
+        return [{"alias": a.name, "company": companies[a.company_id],
                  "service": services.get(a.service_id or 0, ""), "combined": a.combined,
                  "note": a.note} for a in repository.aliases(session)]  # fmt: skip
     if kind == "commitments":

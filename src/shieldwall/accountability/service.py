@@ -43,6 +43,7 @@ from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput, NotFound
 
 PRINCIPLES = (11,)
+PROVENANCE_ONLY = frozenset({"dataset", "name_as_written"})
 
 
 def fact_key(*parts: object) -> str:
@@ -68,7 +69,9 @@ class Tally:
             session.add(row)
             self.added += 1
             return row
-        if any(getattr(existing, k) != v for k, v in values.items()):
+        # Where a fact was last stated (the file, the name as that file wrote it) is not
+        # the fact: importing an export of the same facts changes nothing.
+        if any(getattr(existing, k) != v for k, v in values.items() if k not in PROVENANCE_ONLY):
             for k, v in values.items():
                 setattr(existing, k, v)
             self.changed += 1

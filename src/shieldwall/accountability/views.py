@@ -100,6 +100,9 @@ def front_page(session: Session, tolerance: float) -> dict[str, Any]:
     for e in evidence:
         by_company.setdefault(e.company_id, Counter())[e.status] += 1
     disclosed = {c.company.id: sorted(c.metrics) for c in coverage}
+    endorser_disclosures = [
+        d for d in repository.disclosures(session) if d.company_id in endorser_ids
+    ]
     q3_list: list[dict[str, Any]] = []
     for company, _c in adoption.endorsements:
         tally = by_company.get(company.id, Counter())
@@ -124,7 +127,11 @@ def front_page(session: Session, tolerance: float) -> dict[str, Any]:
         "answer": f"Principle-by-principle evidence is recorded for {with_evidence} of "
         f"{len(q3_list)} endorsers; everything else is 'not known' until a source shows it.",
         "list": q3_list,
-        "sources": sorted({e.source_url for e in evidence}),
+        "sources": sorted(
+            {e.source_url for e in evidence if e.company_id in endorser_ids}
+            | set(endorsement_sources)
+            | {d.source_url for d in endorser_disclosures}
+        ),
         "as_of": _iso(max((e.retrieved_on for e in evidence), default=None)) or as_of,
     }
     counts = audit.counts()

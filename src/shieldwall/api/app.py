@@ -12,6 +12,7 @@ from shieldwall import __version__
 from shieldwall.api import problems
 from shieldwall.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from shieldwall.api.routers import (
+    accountability,
     actions,
     apikeys,
     banks,
@@ -92,6 +93,7 @@ def create_app(
     for router in (health, principles, me, users, apikeys, events, overview, banks, scan, hma):
         app.include_router(router.router)
     app.include_router(actions.router)
+    app.include_router(accountability.router)
     app.include_router(terms.router)
     app.include_router(text.router)
 

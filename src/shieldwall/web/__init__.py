@@ -16,6 +16,7 @@ def mount_web(app: FastAPI) -> None:
     """Add the pages, the static files and an offline /docs to ``app``."""
     import swagger_ui_bundle
 
+    from shieldwall.web import accountability as accountability_pages
     from shieldwall.web import banks, pages, scan
     from shieldwall.web.security import install_handlers
 
@@ -39,4 +40,5 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(banks.router)
     app.include_router(scan.router)
+    app.include_router(accountability_pages.router)
     install_handlers(app)

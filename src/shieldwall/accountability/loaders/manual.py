@@ -40,7 +40,7 @@ FORMAT = "shieldwall-accountability"
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "companies": (("company", "name"), ("note",)),
     "services": (("company", "service", "name"), ("note",)),
-    "aliases": (("name", "company"), ("service", "combined", "note")),
+    "aliases": (("alias", "company"), ("service", "combined", "note")),
     "commitments": (
         ("company", "kind", "framework", "event", "date", "source_url"),
         ("precision", "retrieved_on", "note"),
@@ -129,7 +129,7 @@ def _one(kind: str, row: dict[str, str], batch: Batch, today: date) -> None:
         batch.services.append(ServiceRec(company, row["service"], row["name"], row.get("note", "")))
     elif kind == "aliases":
         batch.aliases.append(
-            AliasRec(row["name"], company, row.get("service") or None,
+            AliasRec(row["alias"], company, row.get("service") or None,
                      _bool(row.get("combined", "")), row.get("note", ""))
         )  # fmt: skip
     elif kind == "commitments":

@@ -15,7 +15,9 @@ from shieldwall.api.routers import (
     accountability,
     actions,
     apikeys,
+    appeals,
     banks,
+    cases,
     events,
     health,
     hma,
@@ -93,6 +95,8 @@ def create_app(
     for router in (health, principles, me, users, apikeys, events, overview, banks, scan, hma):
         app.include_router(router.router)
     app.include_router(actions.router)
+    app.include_router(cases.router)
+    app.include_router(appeals.router)
     app.include_router(accountability.router)
     app.include_router(terms.router)
     app.include_router(text.router)

@@ -26,6 +26,7 @@ Decisions
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import re
@@ -129,6 +130,24 @@ MAX_SIGNAL_HASHES = 50
 _LABEL = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 
 _hooks: dict[CaseSource, list[DecisionHook]] = {}
+#: Modules that register decision hooks when imported. :func:`_finalise` imports them first,
+#: so a decision runs the same hooks whether it came from the API, the web or the CLI.
+HOOK_MODULES: tuple[str, ...] = ("shieldwall.intake.takedowns",)
+_hook_modules_loaded = False
+
+
+def _load_hook_modules() -> None:
+    global _hook_modules_loaded
+    if _hook_modules_loaded:
+        return
+    for name in HOOK_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if not (name == missing or name.startswith(missing + ".")):
+                raise  # the module exists but something it needs is missing
+    _hook_modules_loaded = True
 
 
 def register_decision_hook(source: CaseSource, hook: DecisionHook) -> None:
@@ -447,7 +466,7 @@ def _require_active(case: Case, what: str) -> None:
             f"case {case.id} is {case.status}; only open, in-review or escalated cases can "
             f"be {what}",
             case_id=case.id,
-            status=case.status,
+            case_status=case.status,
         )
 
 
@@ -609,7 +628,7 @@ def decide(
         raise Conflict(
             f"case {case.id} is already {case.status}; it cannot be decided again",
             case_id=case.id,
-            status=case.status,
+            case_status=case.status,
         )
     if repository.pending_decision(session, case.id) is not None:
         raise Conflict(
@@ -743,6 +762,7 @@ def _finalise(
     }
     _record(session, "case.decided", case, actor, payload)
     effects.apply(session, settings, case, decision, actor)
+    _load_hook_modules()
     for source in case.sources:
         for hook in decision_hooks(CaseSource(source)):
             hook(session, settings, case, actor)
@@ -757,7 +777,7 @@ def close(session: Session, case_id: int, *, actor: Principal) -> Case:
         raise Conflict(
             f"case {case.id} is {case.status}; only decided cases can be closed",
             case_id=case.id,
-            status=case.status,
+            case_status=case.status,
         )
     case.status = CaseStatus.CLOSED.value
     case.closed_at = utcnow()

@@ -20,6 +20,7 @@ from shieldwall.cli import (
     apikey,
     audit,
     bank,
+    cases,
     classifiers,
     config,
     db,
@@ -97,6 +98,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.add_typer(apikey.app, name="apikey")
 app.add_typer(bank.app, name="bank")
+app.add_typer(cases.app, name="cases")
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(demo.app, name="demo")

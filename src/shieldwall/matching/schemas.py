@@ -30,6 +30,15 @@ class LookupRequest(BaseModel):
     banks: list[str] | None = Field(
         None, max_length=100, description="Only these banks (names); default: every enabled bank."
     )
+    content_id: str | None = Field(
+        None,
+        max_length=200,
+        description="The platform's id for the content: a review verdict opens or joins its "
+        "case, and actions name it.",
+    )
+    account_id: str | None = Field(
+        None, max_length=200, description="The platform's id for the account that posted it."
+    )
 
 
 class ScanJson(BaseModel):
@@ -43,6 +52,15 @@ class ScanJson(BaseModel):
         None, max_length=100, description="Declared type (image/png, photo, video...)."
     )
     banks: list[str] | None = Field(None, max_length=100)
+    content_id: str | None = Field(
+        None,
+        max_length=200,
+        description="The platform's id for the content: a review verdict opens or joins its "
+        "case, and actions name it.",
+    )
+    account_id: str | None = Field(
+        None, max_length=200, description="The platform's id for the account that posted it."
+    )
 
 
 class HashOut(BaseModel):
@@ -81,7 +99,25 @@ class LookupResult(BaseModel):
     )
 
 
+class ClassifierScoreOut(BaseModel):
+    classifier: str
+    label: str
+    score: float
+    threshold: float | None
+    over_threshold: bool
+
+
 class ScanResult(LookupResult):
     scan_id: str
     media_kind: str
     hashes: list[HashOut]
+    classifier_scores: list[ClassifierScoreOut] = Field(
+        default_factory=list,
+        description="Scores from the configured classifiers (uploads and URLs, when asked).",
+    )
+    classifier_errors: dict[str, str] = Field(
+        default_factory=dict, description="Classifiers that could not answer, in plain words."
+    )
+    case_id: int | None = Field(
+        None, description="The review case this scan opened or joined (verdict review)."
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -10,9 +10,13 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from shieldwall.api.deps import DbSession, SettingsDep, require
+from shieldwall.cases import scanning
+from shieldwall.cases.scanning import ScanRefs
+from shieldwall.cases.schemas import clean_ref
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal, Scope
 from shieldwall.core.errors import InvalidInput, describe_errors
+from shieldwall.integrations.classifiers import ClassifierSet
 from shieldwall.integrations.url_fetch import UrlFetcher
 from shieldwall.matching import idempotency
 from shieldwall.matching import service as matching
@@ -40,6 +44,19 @@ class ScanInput:
     filename: str | None = None
     media_type: str | None = None
     json: ScanJson | None = None
+    refs: ScanRefs = field(default_factory=ScanRefs)
+
+
+def scan_refs(content_id: object, account_id: object) -> ScanRefs:
+    """The platform's references, checked (422 for control characters or over 200)."""
+    return ScanRefs(
+        content_ref=clean_ref(
+            content_id if isinstance(content_id, str) else None, field_name="content_id"
+        ),
+        account_ref=clean_ref(
+            account_id if isinstance(account_id, str) else None, field_name="account_id"
+        ),
+    )
 
 
 async def scan_input(request: Request) -> ScanInput:
@@ -55,9 +72,22 @@ async def scan_input(request: Request) -> ScanInput:
         data = await upload.read()
         declared = form.get("media_type")
         media_type = declared if isinstance(declared, str) and declared else upload.content_type
-        digest_source = data + (media_type or "").encode()
+        refs = scan_refs(form.get("content_id"), form.get("account_id"))
+        # The references take part in the idempotency digest: the same key with another
+        # content id is another request.
+        digest_source = b"\x00".join(
+            [
+                data,
+                (media_type or "").encode(),
+                *((ref or "").encode() for ref in (refs.content_ref, refs.account_ref)),
+            ]
+        )
         return ScanInput(
-            raw=digest_source, file=data, filename=upload.filename, media_type=media_type
+            raw=digest_source,
+            file=data,
+            filename=upload.filename,
+            media_type=media_type,
+            refs=refs,
         )
     if content_type.startswith("application/json"):
         body = await request.body()
@@ -68,7 +98,12 @@ async def scan_input(request: Request) -> ScanInput:
             raise InvalidInput(f"the JSON body is not a scan request: {problems}") from None
         if (parsed.url is None) == (parsed.hashes is None):
             raise InvalidInput("send exactly one of 'url' or 'hashes' (or upload a file)")
-        return ScanInput(raw=body, json=parsed, media_type=parsed.media_type)
+        return ScanInput(
+            raw=body,
+            json=parsed,
+            media_type=parsed.media_type,
+            refs=scan_refs(parsed.content_id, parsed.account_id),
+        )
     raise InvalidInput(
         "send multipart/form-data with a 'file' field, or application/json with 'url' or "
         f"'hashes' (got Content-Type {content_type or 'none'!r})"
@@ -88,9 +123,28 @@ def _matcher(db: DbSession, index: MatchIndex, settings: Settings) -> matching.M
     return matching.Matcher(db, index, quality_floor=settings.pdq_quality_floor)
 
 
+def classifiers_of(request: Request, settings: Settings) -> ClassifierSet:
+    """This process's classifiers (built once: circuit breakers keep state between scans)."""
+    found: ClassifierSet | None = getattr(request.app.state, "classifiers", None)
+    if found is None:
+        found = ClassifierSet.from_settings(settings)
+        request.app.state.classifiers = found
+    return found
+
+
+@dataclass
+class ScanRun:
+    result: ScanResult
+    source: str
+    data: bytes | None = None
+    media_type: str | None = None
+    url: str | None = None
+
+
 def run_scan(
     request: Request, db: DbSession, index: MatchIndex, settings: Settings, body: ScanInput
-) -> tuple[ScanResult, str]:
+) -> ScanRun:
+    """Scan, and keep the bytes that were hashed (upload or fetched URL) for what follows."""
     matcher = _matcher(db, index, settings)
     options = matching.hash_options(
         index,
@@ -99,25 +153,27 @@ def run_scan(
         max_bytes=settings.scan_max_bytes,
     )
     if body.file is not None:
-        return matching.scan_media(
+        result = matching.scan_media(
             matcher, body.file, declared_type=body.media_type, options=options, bank_names=None
-        ), "upload"
+        )
+        return ScanRun(result, "upload", data=body.file, media_type=body.media_type)
     assert body.json is not None
     if body.json.hashes is not None:
         signals = matching.query_signals(
             (h.signal_type, h.value, h.quality) for h in body.json.hashes
         )
-        return matching.scan_hashes(matcher, signals, bank_names=body.json.banks), "hashes"
+        return ScanRun(matching.scan_hashes(matcher, signals, bank_names=body.json.banks), "hashes")
     fetcher: UrlFetcher = getattr(request.app.state, "url_fetcher", None) or fetcher_for(settings)
     fetched = fetcher.fetch(str(body.json.url))
     declared = body.json.media_type or fetched.content_type
-    return matching.scan_media(
+    result = matching.scan_media(
         matcher,
         fetched.content,
         declared_type=declared,
         options=options,
         bank_names=body.json.banks,
-    ), "url"
+    )
+    return ScanRun(result, "url", data=fetched.content, media_type=declared, url=str(body.json.url))
 
 
 @router.post(
@@ -133,6 +189,8 @@ def run_scan(
                         "properties": {
                             "file": {"type": "string", "format": "binary"},
                             "media_type": {"type": "string"},
+                            "content_id": {"type": "string", "maxLength": 200},
+                            "account_id": {"type": "string", "maxLength": 200},
                         },
                         "required": ["file"],
                     }
@@ -160,8 +218,26 @@ def scan(
         )
         if earlier is not None:
             return JSONResponse(earlier.response, headers={"Idempotent-Replayed": "true"})
-    result, source = run_scan(request, db, index, settings, body)
-    matching.record_scan(db, result, actor=actor, source=source)
+    run = run_scan(request, db, index, settings, body)
+    outcome = scanning.classify(
+        classifiers_of(request, settings),
+        run.result,
+        data=run.data,
+        media_type=run.media_type,
+        url=run.url,
+    )
+    result = scanning.after_scan(
+        db,
+        settings,
+        run.result,
+        source=run.source,
+        actor=actor,
+        refs=body.refs,
+        data=run.data,
+        media_type=run.media_type,
+        outcome=outcome,
+    )
+    matching.record_scan(db, result, actor=actor, source=run.source)
     answer = result.model_dump(mode="json")
     if key is not None:
         kept = idempotency.remember(
@@ -182,7 +258,9 @@ def lookup(
     index: MatchIndexDep,
     actor: Scanner,
 ) -> Any:
+    refs = scan_refs(body.content_id, body.account_id)
     signals = matching.query_signals((s.signal_type, s.value, s.quality) for s in body.signals)
     result = matching.scan_hashes(_matcher(db, index, settings), signals, bank_names=body.banks)
+    result = scanning.after_scan(db, settings, result, source="hashes", actor=actor, refs=refs)
     matching.record_scan(db, result, actor=actor, source="hashes")
     return result

@@ -150,6 +150,33 @@ class Settings(BaseSettings):
         300.0, gt=0, description="How often a changed index is saved to <data_dir>/index."
     )
     case_priority_rules: list[dict[str, Any]] = Field(
+    # ---- hash exchanges (principle 10) ----
+    exchange_scheduler: bool = Field(
+        True,
+        description="Run scheduled exchange fetches in this server process (the lease keeps "
+        "it to one process per exchange; turn off on processes that should only answer).",
+    )
+    exchange_poll_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How often the server looks for exchanges due a fetch."
+    )
+    exchange_lease_seconds: float = Field(
+        120.0,
+        ge=10,
+        le=3600,
+        description="How long a fetcher's lease on an exchange lasts without renewal; a "
+        "crashed fetcher's exchange can be fetched again after this.",
+    )
+    exchange_batch_records: int = Field(
+        5000,
+        ge=1,
+        le=100_000,
+        description="Records an exchange fetch applies and commits per transaction.",
+    )
+    exchange_allow_private_addresses: bool = Field(
+        False,
+        description="Let exchanges fetch from private, loopback and link-local addresses (a "
+        "partner on an internal network, local test fakes).",
+    )
         default_factory=list,
         description="Review queue priority rules (a list of tables: name, priority, due_hours, "
         "sources, labels, child_in_danger, escalated, min_score, score_weight). Empty: the "

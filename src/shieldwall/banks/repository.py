@@ -265,6 +265,47 @@ def remove_all_entries(session: Session, bank_id: int, *, seq: int, now: datetim
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def remove_entries(
+    session: Session, entry_ids: Sequence[int], *, source: str, seq: int, now: datetime
+) -> int:
+    """Soft-remove the given live entries that came from ``source``; returns how many."""
+    if not entry_ids:
+        return 0
+    result = session.execute(
+        update(_entries)
+        .where(
+            _entries.c.id.in_(list(entry_ids)),
+            _entries.c.removed_at.is_(None),
+            _entries.c.source == source,
+        )
+        .values(removed_at=now, updated_at=now, change_seq=seq)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def relabel_entries(
+    session: Session,
+    rows: Sequence[tuple[int, list[str]]],
+    *,
+    source: str,
+    seq: int,
+    now: datetime,
+) -> None:
+    """Set the labels of live entries from ``source``: (entry id, labels) pairs."""
+    if not rows:
+        return
+    stmt = (
+        update(_entries)
+        .where(
+            _entries.c.id == bindparam("entry_id"),
+            _entries.c.removed_at.is_(None),
+            _entries.c.source == source,
+        )
+        .values(labels=bindparam("new_labels"), updated_at=now, change_seq=seq)
+    )
+    session.execute(stmt, [{"entry_id": i, "new_labels": labels} for i, labels in rows])
+
+
 ExportRow = tuple[int, str, str, list[str], str | None, int | None]
 
 

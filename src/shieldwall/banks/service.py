@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -488,3 +488,41 @@ def remove_entry(
         {"entry_id": entry.id, "signal_type": entry.signal_type},
     )
     return entry
+
+
+def withdraw_entries(
+    session: Session,
+    bank: Bank,
+    keys: Sequence[tuple[str, str]],
+    *,
+    source: EntrySource,
+    seq: int,
+    now: datetime,
+) -> int:
+    """Soft-remove the live entries with these ``(signal_type, value_key)`` keys that
+    ``source`` brought in (entries added by hand or by reviewers stay); returns how many.
+    For bulk callers (hash exchanges) that record their own event; the caller must have
+    taken ``seq`` from :func:`change_seq`."""
+    existing = repository.find_existing(session, bank.id, keys)
+    ids = [entry_id for entry_id, removed in existing.values() if not removed]
+    return repository.remove_entries(session, ids, source=source.value, seq=seq, now=now)
+
+
+def relabel_entries(
+    session: Session,
+    bank: Bank,
+    labels: Mapping[tuple[str, str], list[str]],
+    *,
+    source: EntrySource,
+    seq: int,
+    now: datetime,
+) -> None:
+    """Set the labels of live entries (by ``(signal_type, value_key)``) that ``source``
+    brought in. Labels must already be checked (:func:`check_labels`)."""
+    existing = repository.find_existing(session, bank.id, labels.keys())
+    rows = [
+        (entry_id, sorted(set(labels[key])))
+        for key, (entry_id, removed) in existing.items()
+        if not removed
+    ]
+    repository.relabel_entries(session, rows, source=source.value, seq=seq, now=now)

@@ -1,0 +1,322 @@
+"""Applying fetched records to a bank, in bulk. Flushes, never commits.
+
+For one batch of records (:class:`~shieldwall.integrations.exchanges.base.SourceRecord`):
+
+1. each record is checked (record id, labels against the bank's label set, every signal
+   normalised); a record with nothing usable is quarantined with the reason, a record with
+   some bad signals keeps the good ones and is quarantined for the rest;
+2. the provenance items of the batch's records are read in one query; new signals are
+   inserted, returning ones revived, re-seen ones get ``last_seen``, signals a record no
+   longer carries (and every signal of a deleted record) are marked removed;
+3. the bank gets new and revived entries through :func:`shieldwall.banks.service.store_entries`
+   (one duplicate check and one bulk insert), label changes through
+   :func:`~shieldwall.banks.service.relabel_entries`, and loses the entries no live item
+   (of any exchange feeding that bank) carries any more, through
+   :func:`~shieldwall.banks.service.withdraw_entries` — entries added by hand or by
+   reviewers are never removed by an exchange.
+
+Every change is stamped with the transaction's bank ``change_seq``, so every server's
+index picks it up. Applying the same batch twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shieldwall.banks import service as banks
+from shieldwall.banks.models import Bank
+from shieldwall.banks.schemas import LABEL_PATTERN, MAX_LABELS, AddOutcome, EntrySource
+from shieldwall.core.errors import InvalidInput
+from shieldwall.core.signals import SignalType, normalise
+from shieldwall.exchanges import repository
+from shieldwall.exchanges.models import Exchange
+from shieldwall.integrations.exchanges.base import Rejected, SourceRecord
+
+_LABEL = re.compile(LABEL_PATTERN)
+#: Most quarantine rows kept per exchange; beyond it bad records are only counted.
+MAX_QUARANTINE = 10_000
+_TYPES = {t.value: t for t in SignalType}
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Applied:
+    records: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+
+    def add(self, other: Applied) -> None:
+        for name in ("records", "added", "updated", "removed", "quarantined", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_payload(self) -> dict[str, int]:
+        return {
+            "records": self.records,
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "quarantined": self.quarantined,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass
+class _Checked:
+    record_id: str
+    labels: list[str]
+    entries: dict[Key, banks.NewEntry] = field(default_factory=dict)
+    deleted: bool = False
+
+
+def _check_labels(bank: Bank, record: SourceRecord, extra: Sequence[str]) -> list[str]:
+    labels = sorted({*record.labels, *extra})
+    if len(labels) > MAX_LABELS:
+        raise InvalidInput(f"more than {MAX_LABELS} labels")
+    for label in labels:
+        if not isinstance(label, str) or not _LABEL.match(label):
+            shown = str(label)[:40]
+            raise InvalidInput(f"label {shown!r} is malformed: 1-40 letters, digits or _ . : -")
+    banks.check_labels(bank, labels)
+    return labels
+
+
+def _check_signal(kind: str, value: str) -> tuple[SignalType, str]:
+    signal_type = _TYPES.get(kind) or banks.signal_type_of(kind)
+    return signal_type, normalise(signal_type, value)
+
+
+def check_records(
+    bank: Bank,
+    records: Sequence[SourceRecord],
+    extra_labels: Sequence[str],
+    rejected: list[Rejected],
+) -> tuple[list[_Checked], set[str]]:
+    """Records ready to apply (the last occurrence of each record id wins), and the ids of
+    records applied only in part (they stay in quarantine)."""
+    by_id: dict[str, _Checked] = {}
+    partial: set[str] = set()
+    for record in records:
+        record_id = record.record_id
+        if not record_id or len(record_id) > 200 or not record_id.isprintable():
+            rejected.append(
+                Rejected(
+                    (record_id or "(empty)")[:200].encode("ascii", "replace").decode(),
+                    "the record id is empty, longer than 200 characters or not printable",
+                )
+            )
+            continue
+        if record.deleted:
+            by_id[record_id] = _Checked(record_id, [], deleted=True)
+            continue
+        try:
+            labels = _check_labels(bank, record, extra_labels)
+        except InvalidInput as exc:
+            rejected.append(Rejected(record_id, exc.message[:500]))
+            continue
+        checked = _Checked(record_id, labels)
+        problems: list[str] = []
+        for kind, value in record.signals:
+            try:
+                signal_type, canonical = _check_signal(kind, value)
+            except InvalidInput as exc:
+                problems.append(f"{str(kind)[:20]}: {exc.message}")
+                continue
+            key_value = banks.value_key(signal_type, canonical)
+            checked.entries[(signal_type.value, key_value)] = banks.NewEntry(
+                signal_type=signal_type.value,
+                value=canonical,
+                value_key=key_value,
+                quality=None,
+                labels=labels,
+                source_record_id=record_id,
+                disabled_until=None,
+                source=EntrySource.EXCHANGE.value,
+            )
+        if problems:
+            used = "; the record's other signals were used" if checked.entries else ""
+            rejected.append(Rejected(record_id, ("; ".join(problems) + used)[:500]))
+            if not checked.entries:
+                continue
+            partial.add(record_id)
+        by_id[record_id] = checked
+    return list(by_id.values()), partial
+
+
+def apply_records(
+    session: Session,
+    exchange: Exchange,
+    bank: Bank,
+    records: Sequence[SourceRecord],
+    *,
+    seq: int,
+    now: datetime,
+    run_id: int | None,
+    rejected: Sequence[Rejected] = (),
+    skipped: int = 0,
+) -> Applied:
+    """Apply one batch (see the module docstring); ``rejected`` are records the adapter
+    already refused. The caller took ``seq`` from :func:`shieldwall.banks.changes.change_seq`
+    and commits."""
+    result = Applied(records=len(records) + len(rejected), skipped=skipped)
+    bad = list(rejected)
+    checked, partial = check_records(bank, records, exchange.labels or [], bad)
+    existing: dict[str, list[repository.ItemRow]] = {}
+    for row in repository.items_for_records(session, exchange.id, [c.record_id for c in checked]):
+        existing.setdefault(row[1], []).append(row)
+
+    inserts: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    touched: list[int] = []
+    gone_keys: set[Key] = set()
+    wanted: dict[Key, banks.NewEntry] = {}
+    relabel: dict[Key, list[str]] = {}
+    for record in checked:
+        items = existing.get(record.record_id, [])
+        have = {(row[2], row[3]): row for row in items}
+        for key, row in have.items():
+            item_id, _, _, _, labels, removed_at = row
+            if record.deleted or key not in record.entries:
+                if removed_at is None:
+                    changes.append(_change(item_id, labels, now, gone=now))
+                    gone_keys.add(key)
+            elif removed_at is not None:
+                changes.append(_change(item_id, record.labels, now, gone=None))
+                wanted[key] = record.entries[key]
+            elif labels != record.labels:
+                changes.append(_change(item_id, record.labels, now, gone=None))
+                relabel[key] = record.labels
+            else:
+                touched.append(item_id)
+        for key, entry in record.entries.items():
+            if key not in have:
+                inserts.append(
+                    {
+                        "exchange_id": exchange.id,
+                        "bank_id": bank.id,
+                        "record_id": record.record_id,
+                        "signal_type": key[0],
+                        "value_key": key[1],
+                        "labels": record.labels,
+                        "first_seen": now,
+                        "last_seen": now,
+                        "removed_at": None,
+                    }
+                )
+                wanted[key] = entry
+
+    repository.insert_items(session, inserts)
+    repository.update_items(session, changes)
+    repository.touch_items(session, touched, now=now)
+
+    if wanted:
+        outcomes = banks.store_entries(
+            session,
+            bank,
+            list(wanted.values()),
+            added_by=f"exchange:{exchange.id}",
+            seq=seq,
+            now=now,
+            want_ids=False,
+        )
+        result.added = sum(o is not AddOutcome.DUPLICATE for o, _ in outcomes)
+    relabel = {k: v for k, v in relabel.items() if k not in wanted}
+    if relabel:
+        banks.relabel_entries(session, bank, relabel, source=EntrySource.EXCHANGE, seq=seq, now=now)
+        result.updated = len(relabel)
+    orphans = gone_keys - set(wanted)
+    if orphans:
+        orphans -= repository.claimed_keys(session, bank.id, orphans)
+        result.removed = banks.withdraw_entries(
+            session, bank, sorted(orphans), source=EntrySource.EXCHANGE, seq=seq, now=now
+        )
+
+    clean = [c.record_id for c in checked if c.record_id not in partial]
+    if clean and repository.has_quarantine(session, exchange.id):
+        repository.clear_quarantine(session, exchange.id, clean)
+    result.quarantined = len(bad)
+    quarantine(session, exchange.id, bad, run_id=run_id, now=now)
+    return result
+
+
+def _change(
+    item_id: int, labels: list[str], now: datetime, *, gone: datetime | None
+) -> dict[str, Any]:
+    return {"item_id": item_id, "new_labels": labels, "seen": now, "gone": gone}
+
+
+def quarantine(
+    session: Session,
+    exchange_id: int,
+    rejected: Sequence[Rejected],
+    *,
+    run_id: int | None,
+    now: datetime,
+) -> None:
+    """Keep (or refresh) one row per rejected record, up to :data:`MAX_QUARANTINE`."""
+    if not rejected:
+        return
+    latest: dict[str, str] = {}
+    for item in rejected:
+        latest[item.record_id[:200]] = item.reason[:500]
+    known = repository.quarantined_ids(session, exchange_id, list(latest))
+    repository.bump_quarantine(
+        session,
+        [
+            {"q_id": known[rid], "new_reason": reason, "seen": now, "run": run_id}
+            for rid, reason in latest.items()
+            if rid in known
+        ],
+    )
+    fresh = [(rid, reason) for rid, reason in latest.items() if rid not in known]
+    if not fresh:
+        return
+    room = MAX_QUARANTINE - repository.quarantine_counts(session, [exchange_id]).get(exchange_id, 0)
+    repository.insert_quarantine(
+        session,
+        [
+            {
+                "exchange_id": exchange_id,
+                "record_id": rid,
+                "reason": reason,
+                "run_id": run_id,
+                "first_seen": now,
+                "last_seen": now,
+                "times": 1,
+            }
+            for rid, reason in fresh[: max(0, room)]
+        ],
+    )
+
+
+def sweep(
+    session: Session,
+    exchange: Exchange,
+    bank: Bank,
+    *,
+    before: datetime,
+    seq: int,
+    now: datetime,
+    limit: int = 5000,
+) -> tuple[int, int]:
+    """Mark up to ``limit`` items not seen since ``before`` removed (a snapshot source no
+    longer lists them) and withdraw their entries; returns (items, entries removed)."""
+    stale = repository.stale_items(session, exchange.id, before, limit)
+    if not stale:
+        return 0, 0
+    repository.remove_items(session, [i for i, _, _ in stale], now=now)
+    keys = {(t, k) for _, t, k in stale}
+    keys -= repository.claimed_keys(session, bank.id, keys)
+    removed = banks.withdraw_entries(
+        session, bank, sorted(keys), source=EntrySource.EXCHANGE, seq=seq, now=now
+    )
+    return len(stale), removed

@@ -1,0 +1,448 @@
+"""All SQL for exchanges: the exchanges, their runs, provenance items, quarantine, shares.
+
+Bulk paths (applying a page of records) use Core statements on the session's connection.
+The fetch lease is one conditional UPDATE, so it works the same on SQLite and PostgreSQL
+and across processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
+
+from shieldwall.banks.models import Bank, BankEntry
+from shieldwall.exchanges.models import (
+    Exchange,
+    ExchangeItem,
+    ExchangeQuarantine,
+    ExchangeRun,
+    ExchangeShare,
+)
+
+_items = cast(Table, ExchangeItem.__table__)
+_quarantine = cast(Table, ExchangeQuarantine.__table__)
+_exchanges = cast(Table, Exchange.__table__)
+_entries = cast(Table, BankEntry.__table__)
+#: Most values bound in one IN list.
+_CHUNK = 2000
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# ---- exchanges -----------------------------------------------------------------------------
+
+
+def get_exchange(session: Session, exchange_id: int) -> Exchange | None:
+    exchange = session.get(Exchange, exchange_id)
+    return None if exchange is None or exchange.deleted_at is not None else exchange
+
+
+def get_exchange_by_name(session: Session, name: str) -> Exchange | None:
+    return session.scalar(
+        select(Exchange).where(Exchange.name == name, Exchange.deleted_at.is_(None))
+    )
+
+
+def list_exchanges(session: Session) -> list[Exchange]:
+    return list(
+        session.scalars(
+            select(Exchange).where(Exchange.deleted_at.is_(None)).order_by(Exchange.name)
+        )
+    )
+
+
+def bank_names(session: Session, bank_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(bank_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(Bank.id, Bank.name).where(Bank.id.in_(ids))).all()
+    return {int(i): str(n) for i, n in rows}
+
+
+def due_exchanges(session: Session, now: datetime) -> list[int]:
+    """Enabled, scheduled exchanges whose next run is due and whose lease is free."""
+    stmt = (
+        select(Exchange.id)
+        .where(
+            Exchange.deleted_at.is_(None),
+            Exchange.enabled.is_(True),
+            Exchange.schedule_minutes > 0,
+            or_(Exchange.next_run_at.is_(None), Exchange.next_run_at <= now),
+            or_(Exchange.lease_until.is_(None), Exchange.lease_until < now),
+        )
+        .order_by(Exchange.next_run_at, Exchange.id)
+    )
+    return [int(i) for i in session.scalars(stmt)]
+
+
+# ---- the fetch lease -----------------------------------------------------------------------
+
+
+def take_lease(
+    session: Session, exchange_id: int, owner: str, *, now: datetime, until: datetime
+) -> bool:
+    """Take the exchange's lease if it is free or expired; True when taken."""
+    result = session.execute(
+        update(_exchanges)
+        .where(
+            _exchanges.c.id == exchange_id,
+            _exchanges.c.deleted_at.is_(None),
+            or_(_exchanges.c.lease_until.is_(None), _exchanges.c.lease_until < now),
+        )
+        .values(lease_owner=owner, lease_until=until)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def renew_lease(
+    session: Session,
+    exchange_id: int,
+    owner: str,
+    *,
+    until: datetime,
+    values: Mapping[str, Any] | None = None,
+) -> bool:
+    """Extend the lease (and set ``values``) only while ``owner`` still holds it."""
+    result = session.execute(
+        update(_exchanges)
+        .where(_exchanges.c.id == exchange_id, _exchanges.c.lease_owner == owner)
+        .values(lease_until=until, **dict(values or {}))
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def release_lease(
+    session: Session, exchange_id: int, owner: str, *, values: Mapping[str, Any] | None = None
+) -> bool:
+    result = session.execute(
+        update(_exchanges)
+        .where(_exchanges.c.id == exchange_id, _exchanges.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None, **dict(values or {}))
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+# ---- runs ----------------------------------------------------------------------------------
+
+
+def recent_runs(session: Session, exchange_id: int, limit: int = 20) -> list[ExchangeRun]:
+    return list(
+        session.scalars(
+            select(ExchangeRun)
+            .where(ExchangeRun.exchange_id == exchange_id)
+            .order_by(ExchangeRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def runs_by_id(session: Session, run_ids: Iterable[int]) -> dict[int, ExchangeRun]:
+    ids = sorted({i for i in run_ids if i})
+    if not ids:
+        return {}
+    return {r.id: r for r in session.scalars(select(ExchangeRun).where(ExchangeRun.id.in_(ids)))}
+
+
+def abandoned_runs(session: Session, exchange_id: int, owner: str) -> list[ExchangeRun]:
+    """Runs still marked running by another owner (their process stopped)."""
+    return list(
+        session.scalars(
+            select(ExchangeRun).where(
+                ExchangeRun.exchange_id == exchange_id,
+                ExchangeRun.status == "running",
+                ExchangeRun.owner != owner,
+            )
+        )
+    )
+
+
+# ---- items (provenance) --------------------------------------------------------------------
+
+ItemRow = tuple[int, str, str, str, list[str], datetime | None]
+
+_PG_FIND_ITEMS = text(
+    "SELECT i.id, i.record_id, i.signal_type, i.value_key, i.labels, i.removed_at "
+    "FROM unnest(CAST(:records AS text[])) AS wanted(record_id) "
+    "CROSS JOIN LATERAL (SELECT id, record_id, signal_type, value_key, labels, removed_at "
+    "FROM exchange_items WHERE exchange_id = :exchange_id AND record_id = wanted.record_id "
+    "OFFSET 0) AS i"
+)
+
+
+def items_for_records(
+    session: Session, exchange_id: int, record_ids: Sequence[str]
+) -> list[ItemRow]:
+    """(id, record_id, signal_type, value_key, labels, removed_at) of every item of these
+    records, probing the unique index once per record whatever the statistics say (see
+    :func:`shieldwall.banks.repository.find_existing`)."""
+    out: list[ItemRow] = []
+    for chunk in _chunks(list(record_ids)):
+        stmt: Executable
+        if _is_pg(session):
+            stmt = _PG_FIND_ITEMS.bindparams(exchange_id=exchange_id, records=list(chunk))
+        else:
+            stmt = select(
+                _items.c.id,
+                _items.c.record_id,
+                _items.c.signal_type,
+                _items.c.value_key,
+                _items.c.labels,
+                _items.c.removed_at,
+            ).where(_items.c.exchange_id == exchange_id, _items.c.record_id.in_(list(chunk)))
+        out.extend(
+            (int(r[0]), str(r[1]), str(r[2]), str(r[3]), list(r[4] or []), r[5])
+            for r in session.execute(stmt).all()
+        )
+    return out
+
+
+def insert_items(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(_items), list(rows))
+
+
+def update_items(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Each row: ``item_id``, ``new_labels``, ``seen`` and ``gone`` (removed_at or None)."""
+    if not rows:
+        return
+    stmt = (
+        update(_items)
+        .where(_items.c.id == bindparam("item_id"))
+        .values(
+            labels=bindparam("new_labels"),
+            last_seen=bindparam("seen"),
+            removed_at=bindparam("gone"),
+        )
+    )
+    session.execute(stmt, list(rows))
+
+
+def touch_items(session: Session, item_ids: Sequence[int], *, now: datetime) -> None:
+    for chunk in _chunks(list(item_ids)):
+        session.execute(update(_items).where(_items.c.id.in_(list(chunk))).values(last_seen=now))
+
+
+def remove_items(session: Session, item_ids: Sequence[int], *, now: datetime) -> None:
+    for chunk in _chunks(list(item_ids)):
+        session.execute(
+            update(_items)
+            .where(_items.c.id.in_(list(chunk)), _items.c.removed_at.is_(None))
+            .values(removed_at=now, last_seen=now)
+        )
+
+
+def claimed_keys(
+    session: Session, bank_id: int, keys: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """The keys some live item (of any exchange) still carries into ``bank_id``."""
+    wanted = sorted(set(keys))
+    found: set[tuple[str, str]] = set()
+    for chunk in _chunks(wanted, 500):
+        rows = session.execute(
+            select(_items.c.signal_type, _items.c.value_key)
+            .where(
+                _items.c.bank_id == bank_id,
+                _items.c.removed_at.is_(None),
+                tuple_(_items.c.signal_type, _items.c.value_key).in_(list(chunk)),
+            )
+            .distinct()
+        ).all()
+        found.update((str(a), str(b)) for a, b in rows)
+    return found
+
+
+def stale_items(
+    session: Session, exchange_id: int, before: datetime, limit: int
+) -> list[tuple[int, str, str]]:
+    """Live items not seen since ``before``: (id, signal_type, value_key)."""
+    rows = session.execute(
+        select(_items.c.id, _items.c.signal_type, _items.c.value_key)
+        .where(
+            _items.c.exchange_id == exchange_id,
+            _items.c.removed_at.is_(None),
+            _items.c.last_seen < before,
+        )
+        .order_by(_items.c.id)
+        .limit(limit)
+    ).all()
+    return [(int(i), str(t), str(k)) for i, t, k in rows]
+
+
+def count_live_records(session: Session, exchange_ids: Sequence[int]) -> dict[int, int]:
+    if not exchange_ids:
+        return {}
+    rows = session.execute(
+        select(_items.c.exchange_id, func.count(func.distinct(_items.c.record_id)))
+        .where(_items.c.exchange_id.in_(list(exchange_ids)), _items.c.removed_at.is_(None))
+        .group_by(_items.c.exchange_id)
+    ).all()
+    return {int(x): int(n) for x, n in rows}
+
+
+def items_for_values(
+    session: Session, bank_id: int, keys: Sequence[tuple[str, str]]
+) -> list[tuple[int, str, str, str]]:
+    """Live items carrying these keys into ``bank_id``: (exchange_id, record_id,
+    signal_type, value_key)."""
+    out: list[tuple[int, str, str, str]] = []
+    for chunk in _chunks(sorted(set(keys)), 500):
+        rows = session.execute(
+            select(
+                _items.c.exchange_id, _items.c.record_id, _items.c.signal_type, _items.c.value_key
+            ).where(
+                _items.c.bank_id == bank_id,
+                _items.c.removed_at.is_(None),
+                tuple_(_items.c.signal_type, _items.c.value_key).in_(list(chunk)),
+            )
+        ).all()
+        out.extend((int(a), str(b), str(c), str(d)) for a, b, c, d in rows)
+    return out
+
+
+# ---- quarantine ----------------------------------------------------------------------------
+
+
+def quarantine_counts(session: Session, exchange_ids: Sequence[int]) -> dict[int, int]:
+    if not exchange_ids:
+        return {}
+    rows = session.execute(
+        select(_quarantine.c.exchange_id, func.count())
+        .where(_quarantine.c.exchange_id.in_(list(exchange_ids)))
+        .group_by(_quarantine.c.exchange_id)
+    ).all()
+    return {int(x): int(n) for x, n in rows}
+
+
+def list_quarantine(
+    session: Session, exchange_id: int, *, limit: int = 100, after_id: int = 0
+) -> list[ExchangeQuarantine]:
+    return list(
+        session.scalars(
+            select(ExchangeQuarantine)
+            .where(ExchangeQuarantine.exchange_id == exchange_id, ExchangeQuarantine.id > after_id)
+            .order_by(ExchangeQuarantine.last_seen.desc(), ExchangeQuarantine.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def quarantined_ids(
+    session: Session, exchange_id: int, record_ids: Sequence[str]
+) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for chunk in _chunks(list(record_ids)):
+        rows = session.execute(
+            select(_quarantine.c.record_id, _quarantine.c.id).where(
+                _quarantine.c.exchange_id == exchange_id,
+                _quarantine.c.record_id.in_(list(chunk)),
+            )
+        ).all()
+        out.update({str(r): int(i) for r, i in rows})
+    return out
+
+
+def has_quarantine(session: Session, exchange_id: int) -> bool:
+    return (
+        session.scalar(
+            select(_quarantine.c.id).where(_quarantine.c.exchange_id == exchange_id).limit(1)
+        )
+        is not None
+    )
+
+
+def insert_quarantine(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(_quarantine), list(rows))
+
+
+def bump_quarantine(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Each row: ``q_id``, ``new_reason``, ``seen``, ``run``."""
+    if not rows:
+        return
+    stmt = (
+        update(_quarantine)
+        .where(_quarantine.c.id == bindparam("q_id"))
+        .values(
+            reason=bindparam("new_reason"),
+            last_seen=bindparam("seen"),
+            run_id=bindparam("run"),
+            times=_quarantine.c.times + 1,
+        )
+    )
+    session.execute(stmt, list(rows))
+
+
+def clear_quarantine(session: Session, exchange_id: int, record_ids: Sequence[str]) -> int:
+    removed = 0
+    for chunk in _chunks(list(record_ids)):
+        result = session.execute(
+            delete(_quarantine).where(
+                _quarantine.c.exchange_id == exchange_id,
+                _quarantine.c.record_id.in_(list(chunk)),
+            )
+        )
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed
+
+
+# ---- shares and the feed -------------------------------------------------------------------
+
+
+def get_share(session: Session, bank_id: int) -> ExchangeShare | None:
+    return session.scalar(select(ExchangeShare).where(ExchangeShare.bank_id == bank_id))
+
+
+def list_shares(session: Session) -> list[tuple[ExchangeShare, str]]:
+    rows = session.execute(
+        select(ExchangeShare, Bank.name)
+        .join(Bank, Bank.id == ExchangeShare.bank_id)
+        .where(Bank.deleted_at.is_(None))
+        .order_by(Bank.name)
+    ).all()
+    return [(share, str(name)) for share, name in rows]
+
+
+FeedRow = tuple[int, str, str, list[str], datetime | None, int]
+
+
+def feed_rows(
+    session: Session, bank_id: int, *, after_seq: int, after_id: int, upto_seq: int, limit: int
+) -> list[FeedRow]:
+    """Entries of the bank changed after (after_seq, after_id) up to ``upto_seq``, in
+    (change_seq, id) order: (id, signal_type, value, labels, removed_at, change_seq)."""
+    c = _entries.c
+    rows = session.execute(
+        select(c.id, c.signal_type, c.value, c.labels, c.removed_at, c.change_seq)
+        .where(
+            c.bank_id == bank_id,
+            or_(c.change_seq > after_seq, and_(c.change_seq == after_seq, c.id > after_id)),
+            c.change_seq <= upto_seq,
+        )
+        .order_by(c.change_seq, c.id)
+        .limit(limit)
+    ).all()
+    return [(int(r[0]), str(r[1]), str(r[2]), list(r[3] or []), r[4], int(r[5])) for r in rows]

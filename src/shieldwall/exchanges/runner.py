@@ -1,0 +1,433 @@
+"""Fetching an exchange: one run at a time per exchange across every process, resumable,
+time-limited, committed in batches; and the schedule that starts runs in the server.
+
+A run:
+
+1. takes the exchange's **lease** (one conditional UPDATE of its row: free or expired →
+   ours for ``exchange_lease_seconds``), marks runs left ``running`` by a process that died
+   as failed, and records a new run — committed before anything is fetched;
+2. asks the adapter for pages from the stored **checkpoint**, buffering up to
+   ``exchange_batch_records`` records (or five seconds' worth);
+3. applies each batch in **one transaction** that first renews the lease *only if we still
+   hold it* (a fetcher that lost its lease, e.g. after a long pause, cannot write), applies
+   additions, updates and deletions (:mod:`~shieldwall.exchanges.ingest`), quarantines bad
+   records, stores the checkpoint of the last page in the batch, updates the run's counts
+   and writes one ``exchange.fetched`` event — so a crash loses at most the batch under way,
+   and the next run resumes from the last committed page;
+4. stops when the source is caught up (``succeeded``), the time limit is reached
+   (``partial``), or the source fails (``failed``, with the reason in plain words); releases
+   the lease; schedules the next run; writes ``exchange.fetch_finished``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.orm import Session
+
+from shieldwall.audit import service as audit
+from shieldwall.banks.changes import change_seq
+from shieldwall.config import Settings
+from shieldwall.core.errors import Conflict, NotFound
+from shieldwall.db.base import utcnow
+from shieldwall.db.engine import Database
+from shieldwall.exchanges import ingest, repository, service
+from shieldwall.exchanges.models import Exchange, ExchangeRun
+from shieldwall.exchanges.schemas import RunOut, RunStatus, RunTrigger
+from shieldwall.exchanges.sources import build_adapter
+from shieldwall.integrations.exchanges.base import (
+    Deadline,
+    Page,
+    Rejected,
+    SourceClient,
+    SourceError,
+    SourceRecord,
+    TimeLimitReached,
+)
+
+log = logging.getLogger(__name__)
+PRINCIPLES = (10, 1)
+#: Commit buffered records at least this often, however few.
+COMMIT_SECONDS = 5.0
+
+
+class FetchBusy(Conflict):
+    """Another process is fetching this exchange now."""
+
+
+class LeaseLost(SourceError):
+    pass
+
+
+class _Stopped(SourceError):
+    pass
+
+
+@dataclass
+class RunOptions:
+    trigger: RunTrigger = RunTrigger.MANUAL
+    #: Overrides the exchange's own time limit (seconds).
+    time_limit: float | None = None
+    #: Stop after this many pages (tests and `--max-pages`); the run is partial.
+    max_pages: int | None = None
+    batch_records: int | None = None
+    lease_seconds: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    transport: httpx.BaseTransport | None = None
+    #: Set by the server when it stops: the run ends after the page under way.
+    stop: threading.Event | None = None
+    #: Called after every committed batch with the run's totals so far.
+    progress: Callable[[ingest.Applied], None] | None = None
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class _Buffer:
+    records: list[SourceRecord] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    skipped: int = 0
+    pages: int = 0
+    checkpoint: dict[str, object] | None = None
+    sweep_before: datetime | None = None
+
+    def add(self, page: Page) -> None:
+        self.records.extend(page.records)
+        self.rejected.extend(page.rejected)
+        self.skipped += page.skipped
+        self.pages += 1
+        if page.checkpoint is not None:
+            self.checkpoint = page.checkpoint
+        if page.sweep_before is not None:
+            self.sweep_before = page.sweep_before
+
+    @property
+    def size(self) -> int:
+        return len(self.records) + len(self.rejected)
+
+
+class FetchRun:
+    def __init__(
+        self, db: Database, settings: Settings, exchange_name: str, options: RunOptions
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.name = exchange_name
+        self.options = options
+        self.owner = new_owner()
+        self.lease_seconds = options.lease_seconds or settings.exchange_lease_seconds
+        self.batch_records = options.batch_records or settings.exchange_batch_records
+        self.totals = ingest.Applied()
+        self.pages = 0
+        self.exchange_id = 0
+        self.run_id = 0
+        self.last_commit = options.clock()
+
+    # ---- life cycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self.db.session() as session:
+            exchange = service.get_exchange(session, self.name)
+            self.exchange_id = exchange.id
+            now = utcnow()
+            if not repository.take_lease(
+                session, exchange.id, self.owner, now=now, until=self._until()
+            ):
+                session.refresh(exchange)
+                raise FetchBusy(
+                    f"exchange {exchange.name} is being fetched by another process now (its "
+                    f"lease runs until {exchange.lease_until:%Y-%m-%d %H:%M:%S} UTC); try "
+                    "again later",
+                    exchange=exchange.name,
+                )
+            for stale in repository.abandoned_runs(session, exchange.id, self.owner):
+                stale.status = RunStatus.FAILED.value
+                stale.finished_at = now
+                stale.error = (
+                    "the process running this fetch stopped before finishing (it crashed or "
+                    "was killed); the next run resumed from the last committed batch"
+                )
+            run = ExchangeRun(
+                exchange_id=exchange.id,
+                trigger=self.options.trigger.value,
+                status=RunStatus.RUNNING.value,
+                owner=self.owner,
+                started_at=now,
+            )
+            session.add(run)
+            session.flush()
+            self.run_id = run.id
+            exchange.last_run_id = run.id
+
+    def run(self) -> RunOut:
+        """Fetch until caught up, out of time, or failed; returns the finished run."""
+        self.start()
+        status, error = RunStatus.SUCCEEDED, None
+        try:
+            self._fetch()
+        except TimeLimitReached as exc:
+            status, error = RunStatus.PARTIAL, str(exc)
+        except _Stopped as exc:
+            status, error = RunStatus.PARTIAL, str(exc)
+        except SourceError as exc:
+            status, error = RunStatus.FAILED, str(exc)
+        except Exception as exc:
+            log.exception("exchange.fetch_crashed", extra={"exchange_id": self.exchange_id})
+            status = RunStatus.FAILED
+            error = f"an internal error stopped the fetch ({type(exc).__name__}); see the logs"
+        return self._finish(status, error)
+
+    def _until(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.lease_seconds)
+
+    # ---- fetching ---------------------------------------------------------------------
+
+    def _fetch(self) -> None:
+        with self.db.session() as session:
+            exchange = service.get_exchange(session, self.name)
+            service.bank_of(session, exchange)
+            credentials = service.credentials_of(self.settings, exchange)
+            checkpoint = dict(exchange.checkpoint or {})
+            limit = self.options.time_limit or exchange.time_limit_seconds
+        deadline = Deadline(limit, clock=self.options.clock)
+        http = SourceClient(
+            deadline,
+            allow_private=self.settings.exchange_allow_private_addresses,
+            transport=self.options.transport,
+            sleep=self.options.sleep,
+            on_wait=self._keep_lease,
+        )
+        with http:
+            adapter = build_adapter(exchange, credentials, http, clock=self.options.wall_clock)
+            buffer = _Buffer()
+            try:
+                for page in adapter.pages(checkpoint):
+                    buffer.add(page)
+                    self.pages += 1
+                    due = (
+                        buffer.size >= self.batch_records
+                        or page.sweep_before is not None
+                        or self.options.clock() - self.last_commit >= COMMIT_SECONDS
+                    )
+                    if due:
+                        self._commit(buffer)
+                        buffer = _Buffer()
+                    if self.options.max_pages is not None and self.pages >= self.options.max_pages:
+                        raise _Stopped(f"stopped after {self.pages} page(s), as asked")
+                    if self.options.stop is not None and self.options.stop.is_set():
+                        raise _Stopped("the server is stopping; the next run resumes")
+                    deadline.check()
+            except LeaseLost:
+                raise
+            except SourceError:
+                self._commit(buffer)  # the complete pages before the trouble
+                raise
+            self._commit(buffer)
+
+    def _keep_lease(self) -> None:
+        with self.db.session() as session:
+            if not repository.renew_lease(
+                session, self.exchange_id, self.owner, until=self._until()
+            ):
+                raise LeaseLost(
+                    "another process took over this exchange's fetch (our lease ran out); "
+                    "this run stopped without writing more"
+                )
+
+    def _commit(self, buffer: _Buffer) -> None:
+        if not buffer.pages:
+            return
+        with self.db.session() as session:
+            values: dict[str, object] = {}
+            if buffer.checkpoint is not None:
+                values["checkpoint"] = buffer.checkpoint
+            if not repository.renew_lease(
+                session, self.exchange_id, self.owner, until=self._until(), values=values
+            ):
+                raise LeaseLost(
+                    "another process took over this exchange's fetch (our lease ran out); "
+                    "this batch was not written"
+                )
+            exchange = session.get(Exchange, self.exchange_id)
+            assert exchange is not None
+            bank = service.bank_of(session, exchange)
+            applied = ingest.Applied()
+            now = utcnow()
+            if buffer.records or buffer.rejected or buffer.skipped:
+                seq = change_seq(session)
+                applied = ingest.apply_records(
+                    session,
+                    exchange,
+                    bank,
+                    buffer.records,
+                    seq=seq,
+                    now=now,
+                    run_id=self.run_id,
+                    rejected=buffer.rejected,
+                    skipped=buffer.skipped,
+                )
+            self._count(session, applied, buffer.pages)
+            self._event(session, applied)
+        if buffer.sweep_before is not None:
+            self._sweep(buffer.sweep_before)
+        self.last_commit = self.options.clock()
+        if self.options.progress is not None:
+            self.options.progress(self.totals)
+
+    def _sweep(self, before: datetime) -> None:
+        while True:
+            with self.db.session() as session:
+                if not repository.renew_lease(
+                    session, self.exchange_id, self.owner, until=self._until()
+                ):
+                    raise LeaseLost("another process took over this exchange's fetch")
+                exchange = session.get(Exchange, self.exchange_id)
+                assert exchange is not None
+                bank = service.bank_of(session, exchange)
+                seq = change_seq(session)
+                items, removed = ingest.sweep(
+                    session, exchange, bank, before=before, seq=seq, now=utcnow()
+                )
+                if not items:
+                    return
+                applied = ingest.Applied(records=items, removed=removed)
+                self._count(session, applied, 0)
+                self._event(session, applied)
+
+    def _count(self, session: Session, applied: ingest.Applied, pages: int) -> None:
+        self.totals.add(applied)
+        run = session.get(ExchangeRun, self.run_id)
+        assert run is not None
+        run.pages += pages
+        for name in ("records", "added", "updated", "removed", "quarantined", "skipped"):
+            setattr(run, name, getattr(self.totals, name))
+
+    def _event(self, session: Session, applied: ingest.Applied) -> None:
+        if not (applied.records or applied.skipped):
+            return
+        audit.record(
+            session,
+            "exchange.fetched",
+            actor=f"system:exchange-{self.exchange_id}",
+            subject=f"exchange:{self.exchange_id}",
+            principles=PRINCIPLES,
+            payload={"run_id": self.run_id, **applied.as_payload()},
+        )
+
+    def _finish(self, status: RunStatus, error: str | None) -> RunOut:
+        with self.db.session() as session:
+            run = session.get(ExchangeRun, self.run_id)
+            exchange = session.get(Exchange, self.exchange_id)
+            assert run is not None
+            assert exchange is not None
+            run.status = status.value
+            run.error = error[:2000] if error else None
+            run.finished_at = utcnow()
+            run.pages = max(run.pages, 0)
+            service.schedule_next(exchange)
+            repository.release_lease(
+                session,
+                exchange.id,
+                self.owner,
+                values={"next_run_at": exchange.next_run_at},
+            )
+            audit.record(
+                session,
+                "exchange.fetch_finished",
+                actor=f"system:exchange-{exchange.id}",
+                subject=f"exchange:{exchange.id}",
+                principles=(10,),
+                payload={
+                    "run_id": run.id,
+                    "status": status.value,
+                    "trigger": run.trigger,
+                    **self.totals.as_payload(),
+                },
+            )
+            session.flush()
+            out = RunOut.model_validate(run)
+        log.info(
+            "exchange.fetch_finished",
+            extra={"exchange_id": self.exchange_id, "run_id": self.run_id, "status": status.value},
+        )
+        return out
+
+
+def run_fetch(
+    db: Database, settings: Settings, name: str, options: RunOptions | None = None
+) -> RunOut:
+    """Fetch exchange ``name`` now. Raises :class:`FetchBusy` when another process holds
+    its lease, :class:`~shieldwall.core.errors.NotFound` for an unknown name."""
+    return FetchRun(db, settings, name, options or RunOptions()).run()
+
+
+class ExchangeScheduler:
+    """The server's background thread: every ``exchange_poll_seconds`` it runs the fetches
+    that are due, one after another. Several server processes may run it; the lease makes
+    sure each exchange is fetched by one of them at a time."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None or not self.settings.exchange_scheduler:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="shieldwall-exchanges", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.exchange_poll_seconds):
+            try:
+                self.run_due()
+            except Exception:
+                log.exception("exchange.schedule_failed")
+
+    def run_due(self) -> list[RunOut]:
+        with self.db.session() as session:
+            due = [
+                e.name
+                for e in (
+                    repository.get_exchange(session, i)
+                    for i in repository.due_exchanges(session, utcnow())
+                )
+                if e is not None
+            ]
+        done: list[RunOut] = []
+        for name in due:
+            if self._stop.is_set():
+                break
+            try:
+                done.append(
+                    run_fetch(
+                        self.db,
+                        self.settings,
+                        name,
+                        RunOptions(trigger=RunTrigger.SCHEDULE, stop=self._stop),
+                    )
+                )
+            except (FetchBusy, NotFound):
+                continue
+        return done

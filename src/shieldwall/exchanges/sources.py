@@ -1,0 +1,110 @@
+"""Which adapter fetches an exchange of each type, built from its settings and credentials."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+from shieldwall.exchanges.models import Exchange
+from shieldwall.exchanges.schemas import ExchangeType
+from shieldwall.integrations.exchanges.base import Adapter, SourceClient, SourceRefused
+
+
+def _need(credentials: dict[str, Any], *names: str) -> list[str]:
+    missing = [n for n in names if not credentials.get(n)]
+    if missing:
+        raise SourceRefused(
+            f"the exchange has no credentials ({', '.join(missing)}); set them with "
+            "PATCH /v1/exchanges/{name} or on its page"
+        )
+    return [str(credentials[n]) for n in names]
+
+
+def build_adapter(
+    exchange: Exchange,
+    credentials: dict[str, Any],
+    http: SourceClient,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Adapter:
+    kind = ExchangeType(exchange.type)
+    settings = dict(exchange.settings or {})
+    if kind is ExchangeType.NCMEC:
+        from shieldwall.integrations.exchanges.ncmec import (
+            NcmecAdapter,
+            NcmecClient,
+            environment_named,
+        )
+
+        username, password = _need(credentials, "username", "password")
+        start = settings.get("start_time")
+        start_ts = 0
+        if start:
+            from datetime import datetime
+
+            parsed = datetime.fromisoformat(str(start))
+            start_ts = int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+        client = NcmecClient(
+            username,
+            password,
+            environment_named(str(settings.get("environment", "Industry"))),
+            http=http,
+            base_url=settings.get("base_url"),
+        )
+        return NcmecAdapter(
+            client,
+            member_ids=frozenset(int(m) for m in settings.get("member_ids") or ()),
+            start_time=start_ts,
+            window_seconds=settings.get("page_window_seconds"),
+            clock=clock,
+        )
+    if kind is ExchangeType.STOP_NCII:
+        from shieldwall.integrations.exchanges.stop_ncii import StopNciiAdapter, StopNciiClient
+
+        subscription, fetch_key = _need(credentials, "subscription_key", "fetch_function_key")
+        stop_client = StopNciiClient(
+            subscription,
+            fetch_key,
+            http=http,
+            feedback_function_key=credentials.get("feedback_function_key"),
+            base_url=settings.get("base_url"),
+        )
+        return StopNciiAdapter(
+            stop_client,
+            page_size=int(settings.get("page_size", 800)),
+            start_timestamp=int(settings.get("start_timestamp", 10)),
+            clock=clock,
+        )
+    if kind is ExchangeType.FB_THREATEXCHANGE:
+        from shieldwall.integrations.exchanges.fb_threatexchange import (
+            ThreatExchangeAdapter,
+            ThreatExchangeClient,
+        )
+
+        (token,) = _need(credentials, "access_token")
+        te_client = ThreatExchangeClient(token, http=http, base_url=settings.get("base_url"))
+        return ThreatExchangeAdapter(
+            te_client, privacy_group=int(settings["privacy_group"]), clock=clock
+        )
+    if kind is ExchangeType.LOCAL_FILE:
+        from shieldwall.integrations.exchanges.local_file import LocalFileAdapter
+
+        return LocalFileAdapter(str(settings["path"]))
+    if kind is ExchangeType.URL:
+        from shieldwall.integrations.exchanges.url import UrlListAdapter
+
+        return UrlListAdapter(
+            http, str(settings["url"]), bearer_token=credentials.get("bearer_token")
+        )
+    from shieldwall.integrations.exchanges.shieldwall import ShieldwallFeedAdapter
+
+    (api_key,) = _need(credentials, "api_key")
+    return ShieldwallFeedAdapter(
+        http,
+        base_url=str(settings["url"]),
+        bank=str(settings["bank"]),
+        public_key=str(settings["public_key"]),
+        api_key=api_key,
+    )

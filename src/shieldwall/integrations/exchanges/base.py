@@ -1,0 +1,404 @@
+"""What every exchange adapter speaks: records, pages, errors, and one careful HTTP client.
+
+An adapter turns a source's pages into :class:`Page` objects: the usable records (with
+signal types already mapped to shieldwall's names), the rejected ones (with a reason that
+never quotes a hash), and the checkpoint to resume from *after* this page. The fetch runner
+(``shieldwall.exchanges.runner``) applies pages to the bank and commits progress; adapters
+never touch the database.
+
+Errors (all :class:`SourceError`, each with a message an operator can act on)::
+
+    SourceError
+     ├── TimeLimitReached     the run's time is up (not a failure: the next run resumes)
+     ├── SourceBusy           429 / 5xx / network trouble outlasted the retries or the time left
+     ├── SourceRefused        401 / 403 / 404 / other 4xx: credentials or settings are wrong
+     └── SourceMalformed      the source sent something that cannot be read at all
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+
+from shieldwall.core.errors import InvalidInput
+from shieldwall.integrations.url_fetch import UrlFetcher
+
+USER_AGENT = "shieldwall-exchange/1"
+#: Largest page body read from a source; a page that never ends stops here.
+MAX_PAGE_BYTES = 64 * 1_048_576
+_ALL_PORTS = frozenset(range(1, 65536))
+
+
+class SourceError(Exception):
+    """The fetch cannot go on now; ``str(exc)`` says why in plain words."""
+
+
+class TimeLimitReached(SourceError):
+    pass
+
+
+class SourceBusy(SourceError):
+    pass
+
+
+class SourceRefused(SourceError):
+    pass
+
+
+class SourceMalformed(SourceError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One record of the source, as the bank should see it.
+
+    ``signals`` are ``(signal_type, value)`` pairs in shieldwall's names, not yet validated;
+    ``deleted`` means the source withdrew the record (its signals leave the bank unless
+    another record still carries them).
+    """
+
+    record_id: str
+    signals: tuple[tuple[str, str], ...] = ()
+    labels: tuple[str, ...] = ()
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record (or a whole page) that cannot be used, and why."""
+
+    record_id: str
+    reason: str
+
+
+@dataclass
+class Page:
+    records: list[SourceRecord] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    #: Records with nothing shieldwall uses (e.g. PhotoDNA only): counted, not kept.
+    skipped: int = 0
+    #: Where the next fetch resumes once this page is applied; None: unchanged.
+    checkpoint: dict[str, Any] | None = None
+    #: Snapshot sources (a whole list every time): after this page, every record of the
+    #: exchange not seen since this time is gone from the source.
+    sweep_before: datetime | None = None
+
+
+class Adapter(Protocol):
+    def pages(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
+        """Pages from ``checkpoint`` on, each with the checkpoint after it. Raises
+        :class:`SourceError`; stops by itself when caught up."""
+        ...
+
+
+class Deadline:
+    """The end of a run's time, on a monotonic clock (``clock`` is a test seam)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.seconds = seconds
+        self.ends = clock() + seconds
+
+    def remaining(self) -> float:
+        return self.ends - self.clock()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def check(self) -> None:
+        if self.expired():
+            raise TimeLimitReached(
+                f"the run's time limit ({self.seconds:g} s) was reached; the next run resumes "
+                "from the checkpoint"
+            )
+
+
+@dataclass
+class HttpReply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def _status_words(status: int) -> str:
+    try:
+        phrase = httpx.codes.get_reason_phrase(status)
+    except ValueError:
+        phrase = ""
+    return f"{status} {phrase}".strip()
+
+
+class SourceClient:
+    """HTTP for adapters: a time limit for everything, bounded bodies, retries with
+    exponential backoff (and the source's ``Retry-After``, when it fits in the time left)
+    on 429, 5xx and network errors.
+
+    ``transport`` (httpx) and ``sleep`` are test seams; ``allow_private`` lets a source
+    live on a private or loopback address (a partner on an internal network, a test fake).
+    """
+
+    def __init__(
+        self,
+        deadline: Deadline,
+        *,
+        allow_private: bool = False,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int = 6,
+        base_delay: float = 0.5,
+        max_delay: float = 60.0,
+        request_timeout: float = 60.0,
+        max_bytes: int = MAX_PAGE_BYTES,
+        on_wait: Callable[[], None] | None = None,
+    ) -> None:
+        self.deadline = deadline
+        self.allow_private = allow_private
+        self.sleep = sleep
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.request_timeout = request_timeout
+        self.max_bytes = max_bytes
+        #: Called before each wait (the runner renews its lease there).
+        self.on_wait = on_wait
+        self.retries = 0
+        self._checked_hosts: set[str] = set()
+        self._client = httpx.Client(
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> SourceClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def check_url(self, url: str) -> None:
+        """Refuse URLs that are not http(s), or (unless allowed) reach private addresses."""
+        host = httpx.URL(url).host if "://" in url else ""
+        key = f"{url.split('://', 1)[0]}://{host}"
+        if key in self._checked_hosts:
+            return
+        checker = UrlFetcher(
+            max_bytes=1,
+            timeout_seconds=1,
+            allow_private=self.allow_private,
+            allowed_ports=_ALL_PORTS,
+        )
+        try:
+            checker.check(url)
+        except InvalidInput as exc:
+            raise SourceRefused(f"the source address is refused: {exc.message}") from None
+        self._checked_hosts.add(key)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        content: bytes | None = None,
+        json: Any = None,
+        ok: Callable[[int], bool] = lambda s: 200 <= s < 300,
+        retry: bool = True,
+    ) -> HttpReply:
+        """One request with retries; returns the reply whose status ``ok`` accepts.
+
+        Raises :class:`SourceBusy` (429/5xx/network errors beyond the retries or the time
+        left), :class:`SourceRefused` (other statuses), :class:`TimeLimitReached`.
+        """
+        self.check_url(url)
+        attempt = 0
+        while True:
+            self.deadline.check()
+            wait: float | None = None
+            try:
+                reply = self._once(
+                    method,
+                    url,
+                    params=params,
+                    headers=headers,
+                    auth=auth,
+                    content=content,
+                    json=json,
+                )
+            except httpx.TransportError as exc:
+                self.deadline.check()  # cut short by the run's time limit: not the source
+                problem = f"{what}: the connection failed ({type(exc).__name__})"
+            else:
+                if ok(reply.status):
+                    return reply
+                problem = f"{what}: the source answered {_status_words(reply.status)}"
+                if reply.status != 429 and reply.status < 500:
+                    raise SourceRefused(_refusal(problem, reply.status))
+                wait = retry_after_seconds(reply.headers.get("retry-after"))
+            attempt += 1
+            if not retry or attempt >= self.max_attempts:
+                raise SourceBusy(f"{problem} ({attempt} attempt(s)); the next run tries again")
+            delay = wait if wait is not None else self._backoff(attempt)
+            if delay >= self.deadline.remaining():
+                raise SourceBusy(
+                    f"{problem}; it asked to wait {delay:.0f} s, longer than this run has "
+                    "left; the next run tries again"
+                    if wait is not None
+                    else f"{problem}; no time left in this run to retry; the next run tries again"
+                )
+            self.retries += 1
+            if self.on_wait is not None:
+                self.on_wait()
+            self.sleep(delay)
+
+    @contextmanager
+    def open_lines(
+        self, url: str, *, what: str, headers: Mapping[str, str] | None = None
+    ) -> Iterator[tuple[int, Mapping[str, str], Iterator[bytes]]]:
+        """A streamed GET: (status, headers, lines without their line ends). Retries like
+        :meth:`request` until the status is 200 or 304; the body is never held whole.
+        The line iterator checks the time limit as it goes."""
+        self.check_url(url)
+        attempt = 0
+        while True:
+            self.deadline.check()
+            limit = min(self.request_timeout, max(0.01, self.deadline.remaining()))
+            wait: float | None = None
+            try:
+                with self._client.stream(
+                    "GET", url, headers=headers, timeout=httpx.Timeout(limit)
+                ) as response:
+                    status = response.status_code
+                    if status in (200, 304):
+                        yield status, dict(response.headers), self._lines(response)
+                        return
+                    problem = f"{what}: the source answered {_status_words(status)}"
+                    if status != 429 and status < 500:
+                        raise SourceRefused(_refusal(problem, status))
+                    wait = retry_after_seconds(response.headers.get("retry-after"))
+            except httpx.TransportError as exc:
+                self.deadline.check()  # cut short by the run's time limit: not the source
+                problem = f"{what}: the connection failed ({type(exc).__name__})"
+            attempt += 1
+            if attempt >= self.max_attempts:
+                raise SourceBusy(f"{problem} ({attempt} attempt(s)); the next run tries again")
+            delay = wait if wait is not None else self._backoff(attempt)
+            if delay >= self.deadline.remaining():
+                raise SourceBusy(f"{problem}; no time left in this run to retry")
+            self.retries += 1
+            if self.on_wait is not None:
+                self.on_wait()
+            self.sleep(delay)
+
+    def _lines(self, response: httpx.Response) -> Iterator[bytes]:
+        pending = b""
+        chunks = response.iter_bytes()
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except httpx.TransportError as exc:
+                raise SourceBusy(
+                    f"the connection failed while reading the list ({type(exc).__name__}); "
+                    "the next run tries again"
+                ) from None
+            if chunk is None:
+                break
+            self.deadline.check()
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                yield line.rstrip(b"\r")
+            if len(pending) > self.max_bytes:
+                raise SourceMalformed(f"a line is longer than {self.max_bytes:,} bytes")
+        if pending:
+            yield pending.rstrip(b"\r")
+
+    def _backoff(self, attempt: int) -> float:
+        delay = float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+        return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
+
+    def _once(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+        content: bytes | None,
+        json: Any,
+    ) -> HttpReply:
+        remaining = max(0.01, self.deadline.remaining())
+        limit = min(self.request_timeout, remaining)
+        with self._client.stream(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            auth=auth,
+            content=content,
+            json=json,
+            timeout=httpx.Timeout(limit),
+        ) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise SourceMalformed(
+                        f"a page from the source is larger than {self.max_bytes:,} bytes; "
+                        "stopped reading it"
+                    )
+                chunks.append(chunk)
+                self.deadline.check()
+            return HttpReply(
+                status=response.status_code,
+                headers=dict(response.headers),
+                body=b"".join(chunks),
+                url=str(response.url),
+            )
+
+
+def _refusal(problem: str, status: int) -> str:
+    if status in (401, 403):
+        return f"{problem}: check the exchange's credentials"
+    if status == 404:
+        return f"{problem}: check the exchange's address and settings"
+    return problem
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,147 @@
+"""A hash list in python-threatexchange's ``local_file`` format, read from the server's disk.
+
+One ``<signal_type> <value>`` a line; blank lines and lines starting with ``#`` are ignored.
+The file is the whole list: each complete read is a snapshot, and a record in the bank that
+is not in the newest snapshot has been deleted at the source (the runner sweeps it once the
+read is complete). An unchanged file (same size and modification time) is not read again.
+
+Checkpoint: ``{"size", "mtime_ns"}`` after a complete read; while a read is under way also
+``{"snapshot": <iso time it began>, "offset": <bytes read>, "line": <lines read>}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from shieldwall.integrations.exchanges.base import (
+    Page,
+    Rejected,
+    SourceRecord,
+    SourceRefused,
+    utc_now,
+)
+
+PAGE_LINES = 5000
+MAX_LINE_BYTES = 1_048_576
+
+
+def record_id_for(signal_type: str, value: str) -> str:
+    """A list's record id: the signal itself (hashed when long, e.g. vPDQ)."""
+    value = value.strip().lower()
+    if len(signal_type) + len(value) < 200:
+        return f"{signal_type}:{value}"
+    return f"{signal_type}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+def parse_line(line: str, line_no: int) -> SourceRecord | Rejected | None:
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    parts = stripped.split(None, 1)
+    if len(parts) != 2:
+        return Rejected(f"line {line_no}", "expected '<signal_type> <value>'")
+    kind = parts[0].lower()
+    return SourceRecord(record_id=record_id_for(kind, parts[1]), signals=((kind, parts[1]),))
+
+
+def lines_to_pages(
+    lines: Iterable[tuple[int, bytes]],
+    *,
+    snapshot: datetime,
+    checkpoint_at: Callable[[int | None], dict[str, Any]],
+    page_lines: int = PAGE_LINES,
+) -> Iterator[Page]:
+    """Pages of records from numbered raw lines; ``checkpoint_at(line_no)`` gives the
+    checkpoint after a line. The last page carries ``sweep_before=snapshot``."""
+    page = Page()
+    count = 0
+    for line_no, raw in lines:
+        if len(raw) > MAX_LINE_BYTES:
+            page.rejected.append(
+                Rejected(f"line {line_no}", f"line is longer than {MAX_LINE_BYTES:,} bytes")
+            )
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                page.rejected.append(Rejected(f"line {line_no}", "line is not UTF-8 text"))
+            else:
+                parsed = parse_line(text, line_no)
+                if isinstance(parsed, Rejected):
+                    page.rejected.append(parsed)
+                elif parsed is not None:
+                    page.records.append(parsed)
+        count += 1
+        if count >= page_lines:
+            page.checkpoint = checkpoint_at(line_no)
+            yield page
+            page, count = Page(), 0
+    page.checkpoint = checkpoint_at(None)
+    page.sweep_before = snapshot
+    yield page
+
+
+def _numbered(stream: IO[bytes], start_line: int) -> Iterator[tuple[int, bytes]]:
+    line_no = start_line
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        line_no += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = stream.readline(65536)
+            yield line_no, b"x" * (MAX_LINE_BYTES + 1)
+            continue
+        yield line_no, raw.rstrip(b"\r\n")
+
+
+class LocalFileAdapter:
+    def __init__(self, path: str, *, page_lines: int = PAGE_LINES) -> None:
+        self.path = Path(path)
+        self.page_lines = page_lines
+
+    def pages(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
+        cp = dict(checkpoint or {})
+        try:
+            stat = self.path.stat()
+            handle = self.path.open("rb")
+        except OSError as exc:
+            raise SourceRefused(
+                f"the list file cannot be read ({exc.strerror or type(exc).__name__}); check "
+                "the exchange's path"
+            ) from None
+        with handle:
+            if not self.path.is_file():
+                raise SourceRefused("the exchange's path is not a regular file")
+            same_file = cp.get("size") == stat.st_size and cp.get("mtime_ns") == stat.st_mtime_ns
+            if same_file and "snapshot" not in cp:
+                return  # read completely before and unchanged since
+            offset, line_no = 0, 0
+            snapshot = utc_now()
+            if same_file and "snapshot" in cp:
+                offset, line_no = int(cp.get("offset", 0)), int(cp.get("line", 0))
+                snapshot = datetime.fromisoformat(str(cp["snapshot"]))
+                handle.seek(offset)
+            done = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+            def checkpoint_at(at_line: int | None) -> dict[str, Any]:
+                if at_line is None:
+                    return dict(done)
+                return {
+                    **done,
+                    "snapshot": snapshot.isoformat(),
+                    "offset": handle.tell(),
+                    "line": at_line,
+                }
+
+            yield from lines_to_pages(
+                _numbered(handle, line_no),
+                snapshot=snapshot,
+                checkpoint_at=checkpoint_at,
+                page_lines=self.page_lines,
+            )

@@ -9,6 +9,7 @@ secrets masked.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any, Literal
@@ -149,7 +150,6 @@ class Settings(BaseSettings):
     index_save_seconds: float = Field(
         300.0, gt=0, description="How often a changed index is saved to <data_dir>/index."
     )
-    case_priority_rules: list[dict[str, Any]] = Field(
     # ---- hash exchanges (principle 10) ----
     exchange_scheduler: bool = Field(
         True,
@@ -177,6 +177,7 @@ class Settings(BaseSettings):
         description="Let exchanges fetch from private, loopback and link-local addresses (a "
         "partner on an internal network, local test fakes).",
     )
+    case_priority_rules: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Review queue priority rules (a list of tables: name, priority, due_hours, "
         "sources, labels, child_in_danger, escalated, min_score, score_weight). Empty: the "
@@ -263,6 +264,52 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Older master keys still accepted for decryption while objects are "
         "re-wrapped after a rotation (`shieldwall keys rotate`).",
+    )
+    # ---- intake: user reports and survivors' takedown requests (principle 8) ----
+    user_report_max_text_chars: int = Field(
+        4000,
+        ge=0,
+        le=100_000,
+        description="Longest free text a user report may carry (characters); longer gets 422.",
+    )
+    user_report_rate_limit: int = Field(
+        20,
+        ge=1,
+        description="User reports accepted per reporter per window; more get 429.",
+    )
+    user_report_rate_window_seconds: int = Field(
+        3600, ge=1, le=7 * 86400, description="The window of user_report_rate_limit (seconds)."
+    )
+    takedown_max_hashes: int = Field(
+        100, ge=1, le=10_000, description="Most hashes one takedown request may carry."
+    )
+    takedown_max_message_chars: int = Field(
+        2000,
+        ge=0,
+        le=100_000,
+        description="Longest message a takedown request may carry for the reviewers "
+        "(characters); longer gets 422.",
+    )
+    takedown_rate_limit: int = Field(
+        10,
+        ge=1,
+        description="Takedown requests accepted per client address per window; more get 429.",
+    )
+    takedown_status_rate_limit: int = Field(
+        120,
+        ge=1,
+        description="Takedown status look-ups answered per client address per window.",
+    )
+    takedown_rate_window_seconds: int = Field(
+        3600,
+        ge=1,
+        le=7 * 86400,
+        description="The window of takedown_rate_limit and takedown_status_rate_limit (seconds).",
+    )
+    survivor_bank: str = Field(
+        "SURVIVOR_REQUESTS",
+        description="Bank that approved takedown requests add their hashes to (created as a "
+        "block bank on first use).",
     )
     text_regex_timeout_ms: int = Field(
         50,
@@ -381,6 +428,16 @@ class Settings(BaseSettings):
         value = value.strip()
         if value and "://" not in value:
             raise ValueError("database_url must be a SQLAlchemy URL such as sqlite:///var/x.db")
+        return value
+
+    @field_validator("survivor_bank")
+    @classmethod
+    def _check_survivor_bank(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]{0,99}", value):
+            raise ValueError(
+                "survivor_bank must be a bank name: upper-case letters, digits and _, "
+                "not starting with a digit (e.g. SURVIVOR_REQUESTS)"
+            )
         return value
 
     @classmethod

@@ -29,7 +29,11 @@ from tests.api.problem_check import assert_problem
 from tests.conftest import PASSWORD, KeyFactory, auth, make_user
 
 #: Open to anyone, no key needed.
-PUBLIC = {("GET", "/v1/principles"), ("GET", "/v1/principles/{number}")}
+PUBLIC = {
+    ("GET", "/v1/principles"), ("GET", "/v1/principles/{number}"),
+    # survivors send takedown requests without an account; the status token guards the GET
+    ("POST", "/v1/takedown-requests"), ("GET", "/v1/takedown-requests/{request_id}"),
+}
 #: The accountability tracker: public by default (the accountability_public setting); when
 #: switched off, any valid key reads it (tests/accountability/test_api.py checks both).
 PUBLIC |= {

@@ -21,6 +21,7 @@ from shieldwall.api.routers import (
     events,
     health,
     hma,
+    intake,
     me,
     overview,
     principles,
@@ -98,6 +99,7 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(appeals.router)
     app.include_router(accountability.router)
+    app.include_router(intake.router)
     app.include_router(terms.router)
     app.include_router(text.router)
 

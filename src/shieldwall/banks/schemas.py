@@ -55,6 +55,8 @@ class EntrySource(StrEnum):
     REVIEWER = "reviewer"
     CASE = "case"
     """Hash-on-confirm: a reviewer's decision on a case (``source_record_id`` ``case:<id>``)."""
+    SURVIVOR_REQUEST = "survivor_request"
+    """An approved takedown request (``source_record_id`` ``takedown_request:<id>``)."""
 
 
 class AddOutcome(StrEnum):

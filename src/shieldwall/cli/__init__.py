@@ -29,6 +29,7 @@ from shieldwall.cli import (
     jobs,
     media,
     serve,
+    survivor,
     user,
 )
 from shieldwall.cli.console import EXIT_ERROR, describe_validation_error, print_error
@@ -105,6 +106,7 @@ app.add_typer(demo.app, name="demo")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(media.app, name="media")
 app.add_typer(classifiers.app, name="classifiers")
+app.add_typer(survivor.app, name="survivor")
 
 
 def main() -> None:

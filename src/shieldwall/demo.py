@@ -168,6 +168,9 @@ def seed_demo(db: Database, settings: Settings) -> DemoLogin:
 
         if _seed_demo_bank(session, settings, actor):
             created.append(f"bank {DEMO_BANK} with {len(DEMO_KNOWN)} stand-in pictures")
+        tracker = _seed_accountability(session, settings, actor)
+        if tracker:
+            created.append(tracker)
 
     return DemoLogin(
         username=wanted["username"],
@@ -219,6 +222,22 @@ def _seed_demo_bank(session: Session, settings: Settings, actor: Principal) -> b
         )
     banks_service.add_entries(session, DEMO_BANK, entries, actor=actor)
     return True
+
+
+def _seed_accountability(session: Session, settings: Settings, actor: Principal) -> str:
+    """The accountability tracker's reference data (commitments, NCMEC, disclosures) from the
+    accountability_data_dir folder; nothing when it is missing (the page then says so).
+    Re-running changes nothing unless the files did."""
+    from shieldwall.accountability.importing import import_reference
+
+    folder = settings.resolved_accountability_data_dir
+    if not folder.is_dir():
+        return ""
+    summary = import_reference(session, folder, actor=actor)
+    added = sum(f.added + f.changed for f in summary.files if f.applied)
+    if not added:
+        return ""
+    return f"accountability tracker: {added:,} rows from {folder}"
 
 
 def _known_password(saved: dict[str, str], account: DemoAccount) -> str | None:

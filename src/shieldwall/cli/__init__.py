@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from shieldwall import __version__
 from shieldwall.cli import (
+    accountability,
     apikey,
     audit,
     bank,
@@ -103,6 +104,7 @@ app.add_typer(cases.app, name="cases")
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(demo.app, name="demo")
+app.add_typer(accountability.app, name="accountability")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(media.app, name="media")
 app.add_typer(classifiers.app, name="classifiers")

@@ -17,7 +17,7 @@ def mount_web(app: FastAPI) -> None:
     import swagger_ui_bundle
 
     from shieldwall.web import accountability as accountability_pages
-    from shieldwall.web import banks, pages, scan
+    from shieldwall.web import banks, pages, preferences, review, review_media, scan
     from shieldwall.web.security import install_handlers
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -41,4 +41,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(banks.router)
     app.include_router(scan.router)
     app.include_router(accountability_pages.router)
+    app.include_router(review.router)
+    app.include_router(review_media.router)
+    app.include_router(preferences.router)
     install_handlers(app)

@@ -31,18 +31,11 @@ from shieldwall.cases.schemas import (
 from shieldwall.config import Settings
 from shieldwall.core.access import Scope
 from shieldwall.core.errors import InvalidInput, ShieldwallError
-from shieldwall.core.taxonomy import (
-    DECISION_LABELS,
-    INDUSTRY_CLASSIFICATION,
-    REPORT_CATEGORIES,
-    ReportCategory,
-    Term,
-)
+from shieldwall.core.taxonomy import DECISION_LABELS, INDUSTRY_CLASSIFICATION, Term
 from shieldwall.db.base import utcnow
-from shieldwall.intake import service as intake
-from shieldwall.intake import takedowns
 from shieldwall.web.render import form_error, render, templates
 from shieldwall.web.review_media import NO_STORE, media_views
+from shieldwall.web.review_signals import signal_extras
 from shieldwall.web.security import CsrfChecked, WebUser, page_requires, rotate_csrf, set_cookies
 
 router = APIRouter(include_in_schema=False)
@@ -256,7 +249,7 @@ def _case_page(
                 request, db, case_id, cases.media_ids(db, case_id), blur=prefs.blur
             ),
             "prefs": prefs,
-            "extra": signal_extras(db, settings, detail, user),
+            "extra": signal_extras(db, settings, detail, user.principal),
             "actor_name": actor_name,
             "actions": action_rows(detail),
             "awaiting": awaiting,
@@ -281,102 +274,6 @@ def _case_page(
     # The page carries reveal links bound to this session, and what people reported.
     response.headers.update(NO_STORE)
     return response
-
-
-#: Most reports and requests whose words one page view shows (each view is logged).
-MAX_WORDS_SHOWN = 20
-
-
-def _summary_id(summary: dict[str, Any], key: str) -> int | None:
-    value = summary.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def signal_extras(
-    session: Session, settings: Settings, detail: CaseOut, user: WebUser
-) -> dict[int, dict[str, Any]]:
-    """What the intake service lets a reviewer see of user reports (their words) and survivor
-    requests (only what the requester chose to share). Each read writes the intake service's
-    own ``*.viewed`` event. Keyed by signal id."""
-    out: dict[int, dict[str, Any]] = {}
-    shown = 0
-    for signal in detail.signals:
-        if signal.source is CaseSource.USER_REPORT:
-            report_id = _summary_id(signal.summary, "report_id")
-            if report_id is None:
-                continue
-            if shown >= MAX_WORDS_SHOWN:
-                out[signal.id] = {
-                    "facts": [],
-                    "text": None,
-                    "note": "Not shown here: "
-                    f"this page shows the first {MAX_WORDS_SHOWN} reports' words.",
-                }
-                continue
-            shown += 1
-            report = intake.report_for_review(session, settings, report_id, actor=user.principal)
-            facts = [
-                ("Report", f"#{report.id}"),
-                ("Category", _category(report.category.value)),
-                ("Reporter", f"pseudonym {report.reporter}"),
-            ]
-            for name, value in (
-                ("Content id", report.content_id),
-                ("URL (not a link)", report.url),
-                ("Account", report.account_id),
-                ("Conversation", report.conversation_id),
-            ):
-                if value:
-                    facts.append((name, value))
-            if report.hashes:
-                facts.append(("Hashes sent", _hash_counts(report.hashes)))
-            out[signal.id] = {
-                "facts": facts,
-                "text": report.text or None,
-                "note": None if report.text else "The reporter wrote nothing.",
-            }
-        elif signal.source is CaseSource.SURVIVOR_REQUEST:
-            request_id = _summary_id(signal.summary, "takedown_request_id")
-            if request_id is None:
-                continue
-            shown += 1
-            req = takedowns.takedown_for_review(session, settings, request_id, actor=user.principal)
-            facts = [
-                ("Request", f"#{req.id} ({req.status.value.replace('_', ' ')})"),
-                ("Hashes", _hash_counts(req.hashes)),
-                (
-                    "Sent by",
-                    "a helper acting for the survivor" if req.on_behalf else "the survivor",
-                ),
-            ]
-            if req.category is not None:
-                facts.append(("Category", _category(req.category.value)))
-            if req.contact:
-                facts.append(("Contact (shared by the requester)", req.contact))
-            if req.in_place_since:
-                facts.append(("In place since", _time(req.in_place_since) + " UTC"))
-            out[signal.id] = {
-                "facts": facts,
-                "text": req.message,
-                "note": "Only what the requester chose to share is shown; the image never "
-                "left their device.",
-            }
-    return out
-
-
-def _category(code: str) -> str:
-    try:
-        return REPORT_CATEGORIES[ReportCategory(code)].title
-    except ValueError:
-        return code
-
-
-def _hash_counts(hashes: list[dict[str, Any]]) -> str:
-    counts: dict[str, int] = {}
-    for item in hashes:
-        kind = str(item.get("signal_type", "?"))
-        counts[kind] = counts.get(kind, 0) + 1
-    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
 
 
 def action_rows(detail: CaseOut) -> list[dict[str, Any]]:

@@ -55,7 +55,8 @@ def test_a_full_fetch_brings_every_hash_with_provenance(
     with db.session() as session:
         entry = session.scalars(select(BankEntry).where(BankEntry.bank_id == bank.id)).first()
         exchange = repository.get_exchange_by_name(session, name)
-        assert entry is not None and exchange is not None
+        assert entry is not None
+        assert exchange is not None
         assert entry.source == "exchange"
         assert entry.added_by == f"exchange:{exchange.id}"
         assert entry.source_record_id == f"ImagePDQ:{entry.value}"
@@ -198,7 +199,8 @@ def test_an_unreadable_page_fails_the_run_in_plain_words_and_keeps_progress(
     fake.dispatch = garbled  # type: ignore[method-assign]
     run = fetch(name)
     assert run.status == "failed"
-    assert run.error is not None and "not JSON" in run.error
+    assert run.error is not None
+    assert "not JSON" in run.error
     assert run.added == 10  # the first page was committed
     fake.dispatch = original  # type: ignore[method-assign]
     resumed = fetch(name)
@@ -220,7 +222,9 @@ def test_429_and_5xx_are_retried_with_backoff(
     assert run.status == "succeeded", run.error
     assert run.added == 15
     assert waits[0] == 7.0  # the source's Retry-After
-    assert len(waits) == 3 and 0 < waits[2] and waits[1] < waits[2] * 2 + 1
+    assert len(waits) == 3
+    assert waits[2] > 0
+    assert waits[1] < waits[2] * 2 + 1
 
 
 def test_a_source_that_stays_busy_fails_the_run_with_the_reason(
@@ -232,7 +236,8 @@ def test_a_source_that_stays_busy_fails_the_run_with_the_reason(
     fake.faults.extend([Fault("status", 503)] * 10)
     run = fetch(name)
     assert run.status == "failed"
-    assert run.error is not None and "503 Service Unavailable" in run.error
+    assert run.error is not None
+    assert "503 Service Unavailable" in run.error
     fake.faults.clear()
     fake.faults.append(Fault("status", 429, retry_after="86400"))
     run = fetch(name)
@@ -252,7 +257,8 @@ def test_wrong_credentials_are_named(
     )
     run = fetch(name)
     assert run.status == "failed"
-    assert "401" in (run.error or "") and "credentials" in (run.error or "")
+    assert "401" in (run.error or "")
+    assert "credentials" in (run.error or "")
 
 
 def test_pages_that_never_end_stop_at_the_time_limit(
@@ -314,7 +320,8 @@ def test_a_resumed_fetch_continues_from_the_checkpoint(
     assert (first.status, first.added) == ("partial", 20)
     with db.session() as session:
         checkpoint = service.get_exchange(session, name).checkpoint
-    assert checkpoint is not None and checkpoint["token"]
+    assert checkpoint is not None
+    assert checkpoint["token"]
     before = len(fake.requests)
     second = fetch(name)
     assert (second.status, second.added) == ("succeeded", 20)

@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape, quoteattr
 from shieldwall.devtools.fake_http import FakeService, Reply, Request
 
 USERNAME = "fake-esp"
-PASSWORD = "fake-password"
+PASSWORD = "fake-password"  # noqa: S105 - the fake's own test credential
 MEMBER_ID = 42
 NS = "https://hashsharing.ncmec.org/hashsharing/v2"
 REASONS = {"fp-guid-1": "Not CSAM"}
@@ -110,9 +110,7 @@ class FakeNcmec(FakeService):
         path = request.path
         base = path[path.index("/v2/") :] if "/v2/" in path else path
         if base == "/v2/status":
-            return _xml(
-                f'<status xmlns="{NS}"><member id="{MEMBER_ID}">Fake ESP</member></status>'
-            )
+            return _xml(f'<status xmlns="{NS}"><member id="{MEMBER_ID}">Fake ESP</member></status>')
         if base == "/v2/entries" and request.method == "GET":
             return self._entries(request)
         if base.startswith("/v2/feedback/") and base.endswith("/reasons"):

@@ -167,7 +167,7 @@ def apply_records(
     """Apply one batch (see the module docstring); ``rejected`` are records the adapter
     already refused. The caller took ``seq`` from :func:`shieldwall.banks.changes.change_seq`
     and commits."""
-    result = Applied(records=len(records) + len(rejected), skipped=skipped)
+    result = Applied(records=len(records) + len(rejected) + skipped, skipped=skipped)
     bad = list(rejected)
     checked, partial = check_records(bank, records, exchange.labels or [], bad)
     existing: dict[str, list[repository.ItemRow]] = {}

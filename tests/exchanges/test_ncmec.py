@@ -1,0 +1,272 @@
+"""NCMEC hash sharing through pytx's client (wrapped) against the local fake, over HTTP."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from threatexchange.exchanges.clients.ncmec import hash_api as pytx_api
+
+from shieldwall.banks.models import Bank
+from shieldwall.db.engine import Database
+from shieldwall.devtools.fake_http import Fault
+from shieldwall.devtools.fake_ncmec import FakeNcmec, entry, md5_for, pdq_for
+from shieldwall.exchanges import service
+from shieldwall.integrations.exchanges.ncmec import ncmec_time
+from tests.exchanges.conftest import NCMEC_CREDENTIALS, Fetch, MakeExchange, live_values
+
+Ncmec = tuple[FakeNcmec, str]
+T0 = 1_700_000_000
+
+
+def make(make_exchange: MakeExchange, url: str, **settings: Any) -> str:
+    return make_exchange(
+        "ncmec",
+        "ncmec",
+        {"environment": "test_Industry", "base_url": url, **settings},
+        credentials=NCMEC_CREDENTIALS,
+    )
+
+
+def image(i: int, *, ts: int | None = None, **kw: Any) -> dict[str, Any]:
+    kw.setdefault("fingerprints", {"md5": md5_for(i), "pdq": pdq_for(i), "pdna": "x" * 20})
+    return entry(f"image{i}", ts=T0 + i if ts is None else ts, **kw)
+
+
+def test_a_full_fetch_maps_fingerprints_and_classifications(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    fake, url = ncmec
+    fake.add(*(image(i) for i in range(23)))
+    fake.add(
+        entry(
+            "video1",
+            ts=T0 + 50,
+            kind="video",
+            classification="B2",
+            fingerprints={"md5": md5_for(900), "sha1": "a" * 40, "tmk_pdqf": "zz"},
+        ),
+        entry("image-pdna-only", ts=T0 + 51, fingerprints={"pdna": "y" * 20}),
+    )
+    name = make(make_exchange, url)
+    run = fetch(name)
+    assert run.status == "succeeded", run.error
+    assert (run.records, run.skipped, run.quarantined) == (25, 1, 0)
+    assert run.added == 23 * 2 + 2
+    values = live_values(db, bank.id)
+    assert values[("md5", md5_for(3))] == ["A1"]
+    assert values[("pdq", pdq_for(3))] == ["A1"]
+    assert values[("video_md5", md5_for(900))] == ["B2"]
+    assert values[("sha1", "a" * 40)] == ["B2"]
+    # every request carried the credentials, and windows are in UTC
+    assert all(r.headers.get("authorization", "").startswith("Basic ") for r in fake.requests)
+    assert fake.windows[0][0] == 0
+
+
+def test_deleted_entries_leave_the_bank_unless_another_entry_still_carries_the_hash(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    fake, url = ncmec
+    shared = md5_for(7)
+    fake.add(
+        image(1), image(2), entry("image3", ts=T0 + 3, member=43, fingerprints={"md5": shared})
+    )
+    fake.add(entry("image4", ts=T0 + 4, fingerprints={"md5": shared}))
+    name = make(make_exchange, url)
+    assert fetch(name, wall_clock=lambda: T0 + 1000).status == "succeeded"
+    assert len(live_values(db, bank.id)) == 5
+    fake.add(
+        entry("image1", ts=T0 + 2000, deleted=True),
+        entry("image3", ts=T0 + 2000, member=43, deleted=True),
+    )
+    run = fetch(name, wall_clock=lambda: T0 + 3000)
+    assert run.status == "succeeded", run.error
+    assert run.removed == 2  # image1's md5 and pdq; the shared md5 stays (image4 has it)
+    values = live_values(db, bank.id)
+    assert ("md5", md5_for(1)) not in values
+    assert ("pdq", pdq_for(1)) not in values
+    assert ("md5", shared) in values
+    fake.add(entry("image4", ts=T0 + 3500, deleted=True))
+    assert fetch(name, wall_clock=lambda: T0 + 4000).removed == 1
+    assert ("md5", shared) not in live_values(db, bank.id)
+
+
+def test_a_record_that_changes_its_fingerprints_or_classification_is_updated(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    fake, url = ncmec
+    fake.add(image(1))
+    name = make(make_exchange, url)
+    fetch(name, wall_clock=lambda: T0 + 1000)
+    fake.add(
+        entry(
+            "image1",
+            ts=T0 + 2000,
+            classification="A2",
+            fingerprints={"md5": md5_for(1), "sha1": "b" * 40},
+        )
+    )
+    run = fetch(name, wall_clock=lambda: T0 + 3000)
+    assert (run.added, run.removed, run.updated) == (1, 1, 1)
+    values = live_values(db, bank.id)
+    assert values == {("md5", md5_for(1)): ["A2"], ("sha1", "b" * 40): ["A2"]}
+
+
+def test_malformed_entries_are_quarantined_and_the_rest_applied(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    fake, url = ncmec
+    fake.add(image(1), image(2))
+    fake.add(
+        {"ts": T0 + 3, "raw": "<image><member id='42'/><fingerprints/></image>"},  # no id
+        {"ts": T0 + 4, "raw": "<image><id>nomember</id></image>"},
+        {"ts": T0 + 5, "raw": "<sculpture><id>s1</id><member id='42'/></sculpture>"},
+        image(6, fingerprints={"pdq": pdq_for(6)[:32], "md5": md5_for(6)}),  # corrupt PDQ
+        image(7, fingerprints={"pdq": "zz" * 32}),
+        image(8, classification="not a label!"),
+    )
+    name = make(make_exchange, url)
+    run = fetch(name)
+    assert run.status == "succeeded", run.error
+    values = live_values(db, bank.id)
+    assert ("md5", md5_for(6)) in values  # the good half of image6
+    assert ("pdq", pdq_for(6)[:32]) not in values
+    assert not any(v == "zz" * 32 for _, v in values)
+    with db.session() as session:
+        quarantine = {q.record_id: q.reason for q in service.status(session, name).quarantine}
+    assert len(quarantine) == 6
+    assert any("no <id>" in r for r in quarantine.values())
+    assert "no <member>" in quarantine["-nomember"]
+    assert any("unknown entry type" in r for r in quarantine.values())
+    assert "other signals were used" in quarantine["42-image6"]
+    assert "non-hex" in quarantine["42-image7"]
+    assert "malformed" in quarantine["42-image8"]
+
+
+def test_a_page_that_is_not_xml_is_skipped_by_position_and_reported(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    fake, url = ncmec
+    fake.add(*(image(i) for i in range(30)))  # three pages of ten
+    name = make(make_exchange, url)
+    # page 2 is garbage twice in a row (first answer and the one retry)
+    fake.faults.extend([Fault("garbage", path=None)])
+    original = fake.dispatch
+    calls = {"n": 0}
+
+    def garble_second_page(request: Any) -> Any:
+        if "start=11" in str(request.query) or request.query.get("start") == "11":
+            calls["n"] += 1
+            if calls["n"] <= 2:
+                fake.faults.appendleft(Fault("garbage"))
+        return original(request)
+
+    fake.faults.clear()
+    fake.dispatch = garble_second_page  # type: ignore[method-assign]
+    run = fetch(name)
+    assert run.status == "succeeded", run.error
+    assert run.quarantined == 1
+    values = live_values(db, bank.id)
+    assert len(values) == 40  # pages 1 and 3: 20 entries x (md5, pdq)
+    with db.session() as session:
+        (item,) = service.status(session, name).quarantine
+    assert "not readable XML" in item.reason
+    assert "skipped" in item.reason
+
+
+def test_many_entries_in_one_second_are_fetched_across_time_limited_runs(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    fake, url = ncmec
+    fake.add(*(image(i, ts=T0) for i in range(35)))  # all in the same second
+    name = make(make_exchange, url)
+    added = [fetch(name, max_pages=1).added for _ in range(4)]
+    assert added == [20, 20, 20, 10]  # md5 + pdq per entry, ten entries a page
+    with db.session() as session:
+        checkpoint = service.get_exchange(session, name).checkpoint
+    assert checkpoint is not None
+    assert "next" not in checkpoint  # the window is complete
+    assert len(live_values(db, bank.id)) == 70
+
+
+def test_429_and_5xx_are_retried_and_pages_that_never_end_are_bounded(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    fake, url = ncmec
+    fake.add(*(image(i) for i in range(12)))
+    name = make(make_exchange, url)
+    fake.faults.extend([Fault("status", 429, retry_after="3"), Fault("status", 500)])
+    waits: list[float] = []
+    run = fetch(name, sleep=waits.append)
+    assert run.status == "succeeded", run.error
+    assert waits[0] == 3.0
+    assert len(waits) == 2
+    fake.endless = True
+    with db.session() as session:
+        exchange = service.get_exchange(session, name)
+        exchange.checkpoint = None
+    run = fetch(name, time_limit=1.0)
+    assert run.status == "partial"
+    assert "time limit" in (run.error or "")
+
+
+def test_wrong_credentials_fail_with_a_plain_reason(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch
+) -> None:
+    _fake, url = ncmec
+    name = make_exchange(
+        "ncmec-bad",
+        "ncmec",
+        {"base_url": url},
+        credentials={"username": "someone", "password": "wrong"},
+    )
+    run = fetch(name)
+    assert run.status == "failed"
+    assert "401" in (run.error or "")
+    assert "credentials" in (run.error or "")
+
+
+def test_member_filter_keeps_only_the_chosen_members(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    fake, url = ncmec
+    fake.add(image(1, member=42), image(2, member=43))
+    name = make(make_exchange, url, member_ids=[43])
+    run = fetch(name)
+    assert (run.skipped, run.added) == (1, 2)
+    assert set(live_values(db, bank.id)) == {("md5", md5_for(2)), ("pdq", pdq_for(2))}
+
+
+@pytest.fixture
+def new_york() -> Iterator[None]:
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.usefixtures("new_york")
+def test_windows_are_utc_whatever_the_servers_time_zone(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    # pytx formats local time with a Z: five hours off in New York
+    assert pytx_api._date_format(T0) != ncmec_time(T0)
+    assert ncmec_time(T0) == "2023-11-14T22:13:20Z"
+    fake, url = ncmec
+    # an entry from the last minute: a window ending in local time "Z" would miss it
+    fake.add(image(1, ts=int(time.time()) - 30))
+    name = make(make_exchange, url)
+    run = fetch(name)
+    assert run.added == 2
+    _start, end = fake.windows[-1]
+    assert abs(end - time.time()) < 60

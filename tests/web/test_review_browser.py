@@ -7,27 +7,45 @@ The media are benign generated pictures (tests/web/review_cases.py).
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 
+from shieldwall.banks.changes import current_seq
+from shieldwall.cases import service as cases
 from shieldwall.config import Settings
 from shieldwall.core.access import Role
 from shieldwall.db.engine import Database
 from shieldwall.integrations.webhooks import verify
 from shieldwall.users.models import User
-from tests.conftest import PASSWORD, LiveServer, make_user
+from tests.conftest import PASSWORD, KeyFactory, LiveServer, auth, make_user
 from tests.jobs.helpers import wait_until
 from tests.jobs.receiver import Receiver, receiver_fixture
 from tests.web.conftest import ARTIFACTS, SqlScalar
-from tests.web.review_cases import MediaCase, media_case
+from tests.web.review_cases import MediaCase, media_case, picture
 from tests.web.test_browser import log_in
 
 pytestmark = pytest.mark.browser
 
 Page = Any  # playwright.sync_api.Page
+KNOWN = picture(1)
+
+
+def wait_for_index(app: FastAPI) -> None:
+    """Until the server's matching index has loaded every bank change made so far."""
+    index = app.state.match_index
+    with index.db.session() as session:
+        head = current_seq(session)
+    deadline = time.monotonic() + 15
+    while not (index.readiness()[0] and index.watermark >= head):
+        assert time.monotonic() < deadline, "index did not catch up"
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -44,6 +62,7 @@ def settings(settings: Settings, receiver: Receiver) -> Settings:
             "webhook_secret": SecretStr(receiver.secret),
             "webhook_timeout_seconds": 5.0,
             "outbox_poll_seconds": 0.05,
+            "index_poll_seconds": 0.1,
             "case_confirm_bank": "CONFIRMED",
         }
     )
@@ -75,14 +94,42 @@ def wait_for_picture(page: Page, selector: str) -> None:
     )
 
 
+def scanned_case(live_server: LiveServer, key: str) -> MediaCase:
+    """The platform uploads a picture that a review bank knows: the scan opens a case and
+    keeps the picture (sealed) for the reviewer."""
+    headers = auth(key)
+    with httpx.Client(base_url=live_server.url, headers=headers, timeout=10) as api:
+        made = api.post("/v1/banks", json={"name": "REVIEW_FIRST", "action": "review"})
+        assert made.status_code == 201, made.text
+        md5 = hashlib.md5(KNOWN).hexdigest()  # noqa: S324 - a file digest, not security
+        added = api.post(
+            "/v1/banks/REVIEW_FIRST/entries",
+            json={"signal_type": "md5", "value": md5, "labels": ["A1"]},
+        )
+        assert added.status_code in (200, 201), added.text
+        wait_for_index(live_server.app)
+        scanned = api.post(
+            "/v1/scan",
+            files={"file": ("upload.jpg", KNOWN)},
+            data={"content_id": "post-1", "account_id": "acct-1"},
+        )
+        assert scanned.status_code == 200, scanned.text
+        result = scanned.json()
+    assert result["verdict"] == "review"
+    with live_server.db.session() as s:
+        (media_id,) = cases.media_ids(s, result["case_id"])
+    return MediaCase(result["case_id"], media_id, KNOWN)
+
+
 def test_reviewer_reveals_decides_and_the_platform_gets_a_signed_webhook(
     page: Page,
     live_server: LiveServer,
     rita: User,
-    mcase: MediaCase,
+    make_key: KeyFactory,
     sql: SqlScalar,
     receiver: Receiver,
 ) -> None:
+    mcase = scanned_case(live_server, make_key())
     originals: list[dict[str, str]] = []
     page.on(
         "response",

@@ -336,3 +336,63 @@ def test_reviewers_see_what_was_shared_and_the_status_follows_the_decision(
     assert status.json()["in_place_since"] is not None
     banked = client.get("/v1/banks/SURVIVOR_REQUESTS/entries", headers=reviewer_key).json()
     assert [e["value"] for e in banked["items"]] == [h["value"] for h in hashes_of(1)]
+
+
+def _wait_for(check: Any, timeout: float = 15.0) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+def test_a_takedown_from_request_to_blocked_upload_through_the_api(
+    client: TestClient,
+    make_key: KeyFactory,
+    reviewer_key: dict[str, str],
+    db: Database,
+) -> None:
+    """Survivor sends hashes; a platform scanned a matching upload earlier; a reviewer
+    approves through /v1/cases; the requester sees "in place"; the earlier upload is back in
+    the queue and a new upload of the same bytes is blocked."""
+    scanner = auth(make_key(sorted(INTEGRATION_SCOPES), kind=KeyKind.INTEGRATION))
+    signals = [{"signal_type": "md5", "value": md5_of(1)}]
+    earlier = client.post(
+        "/v1/lookup", headers=scanner, json={"signals": signals, "content_id": "upload-41"}
+    )
+    assert earlier.status_code == 200, earlier.text
+    assert earlier.json()["verdict"] == "allow"
+
+    made = send(client).json()
+    token = {TOKEN_HEADER: made["status_token"]}
+    with db.session() as s:
+        case_id = s.get(TakedownRequest, made["id"]).case_id  # type: ignore[union-attr]
+    opened = client.get(f"/v1/cases/{case_id}", headers=reviewer_key)
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["sources"] == ["survivor_request"]
+    assert client.get(made["status_url"], headers=token).json()["status"] == "in_review"
+
+    decided = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=reviewer_key,
+        json={"outcome": "violating", "label": "A1", "note": "hashes well formed"},
+    )
+    assert decided.status_code == 200, decided.text
+    status = client.get(made["status_url"], headers=token).json()
+    assert status["status"] == "in_place"
+    assert status["in_place_since"] is not None
+    assert "hashes well formed" not in str(status)
+
+    queue = client.get(
+        "/v1/cases", headers=reviewer_key, params={"subject_ref": "upload-41"}
+    ).json()
+    assert [c["sources"] for c in queue["items"]] == [["hash_match"]]
+
+    def blocked() -> bool:
+        again = client.post("/v1/lookup", headers=scanner, json={"signals": signals})
+        return bool(again.json()["verdict"] == "block")
+
+    assert _wait_for(blocked), "the survivor bank's entry never reached the matching index"

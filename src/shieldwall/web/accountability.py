@@ -63,8 +63,8 @@ def _adoption_chart(adoption: analysis.Adoption) -> str:
         "adoption",
         "Endorsers of the Voluntary Principles and Technology Coalition members named over time",
         [
-            ("Endorsers named", charts.BRAND, adoption.endorsers_over_time),
-            ("Coalition members named", charts.MUTED, members),
+            ("Endorsers", charts.BRAND, adoption.endorsers_over_time),
+            ("Coalition members", charts.MUTED, members),
         ],
         end,
     )

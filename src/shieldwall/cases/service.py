@@ -13,7 +13,9 @@ Lock order
     (:func:`serialise`), so two writers never hold a case row and the chain head in
     opposite orders (which PostgreSQL would break as a deadlock). It costs nothing extra:
     the transaction would hold the head lock from its first event to commit anyway. Call
-    these functions late in a transaction, after slow work (hashing, HTTP).
+    these functions late in a transaction, after slow work (hashing, HTTP). Decisions may
+    change banks, so they take the bank change lock before the event chain
+    (:func:`serialise_for_banks`), the order banks.service uses.
 
 Decisions
     Only holders of ``cases:write`` decide. ``violating`` needs a label from
@@ -39,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from shieldwall.audit import repository as audit_repository
 from shieldwall.audit import service as audit
+from shieldwall.banks.changes import change_seq
 from shieldwall.cases import priority as rules
 from shieldwall.cases import repository
 from shieldwall.cases.models import Case, CaseDecision, CaseSignal
@@ -182,6 +185,15 @@ def reviewer_ref(actor: Principal) -> str:
 
 def serialise(session: Session) -> None:
     """Take the event chain lock now (see the module docstring: lock order)."""
+    audit_repository.lock_head(session)
+
+
+def serialise_for_banks(session: Session) -> None:
+    """Take the bank change lock, then the event chain lock: the order every bank change
+    takes them in (banks.service stamps a change before recording its event). A decision
+    may change banks (hash-on-confirm, an upheld appeal, a survivor's approved request), so
+    it must not hold the event chain while waiting for the bank lock."""
+    change_seq(session)
     audit_repository.lock_head(session)
 
 
@@ -622,7 +634,10 @@ def decide(
     label = check_label(outcome, label)
     text = check_note(note)
     who = reviewer_ref(actor)
-    serialise(session)
+    if outcome is Outcome.ESCALATE:
+        serialise(session)
+    else:
+        serialise_for_banks(session)
     case = get_case(session, case_id, for_update=True)
     if case.status not in ACTIVE_STATUSES:
         raise Conflict(
@@ -702,7 +717,7 @@ def confirm(
     _require_writer(actor)
     text = check_note(note)
     who = reviewer_ref(actor)
-    serialise(session)
+    serialise_for_banks(session)
     case = get_case(session, case_id, for_update=True)
     pending = repository.pending_decision(session, case.id)
     if pending is None or case.status not in ACTIVE_STATUSES:

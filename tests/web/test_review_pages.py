@@ -24,6 +24,7 @@ from shieldwall.intake import takedowns
 from shieldwall.intake.schemas import HashIn, TakedownRequestIn, UserReportIn
 from shieldwall.users.models import User
 from tests.conftest import PASSWORD, SYSTEM, make_user
+from tests.media.samples import small_video
 from tests.web.conftest import LoginAs, SqlScalar
 from tests.web.html_forms import Form, Page, parse, submit
 from tests.web.review_cases import MediaCase, media_case, signal_case
@@ -673,3 +674,26 @@ def test_the_case_page_documents_its_shortcuts(reviewer: TestClient, mcase: Medi
     for key in ("r", "j", "k", "v", "n", "e"):
         assert f"<kbd>{key}</kbd>" in text
     assert "never fire while you type" in text
+
+
+@pytest.mark.usefixtures("admin")
+def test_a_video_is_recognised_from_its_bytes_previewed_still_and_revealed_muted(
+    reviewer: TestClient, db: Database, settings: Settings, sql: SqlScalar
+) -> None:
+    clip = small_video()
+    mc = media_case(db, settings, ref="clip-1", media_type=None, data=clip)
+    page = parse(reviewer.get(f"/review/cases/{mc.case_id}").text)
+    item = media_item(page)
+    assert item["data-kind"] == "video"
+    assert item["data-muted"] == "true"
+    assert not attrs_of(page, "video"), "no video element before a reveal"
+    preview = reviewer.get(f"/review/cases/{mc.case_id}/media/{mc.media_id}/preview")
+    assert preview.headers["content-type"] == "image/jpeg"  # a still of the first frame
+    (link,) = attrs_of(page, "a", **{"data-testid": "reveal"})
+    shown = parse(reviewer.get(link["href"]).text)
+    (video,) = attrs_of(shown, "video", **{"data-testid": "original"})
+    assert "muted" in video
+    original = reviewer.get(video["src"])
+    assert original.headers["content-type"] == "video/mp4"
+    assert original.content == clip
+    assert events(sql, "media.revealed") == 1

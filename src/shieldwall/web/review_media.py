@@ -112,11 +112,10 @@ def media_views(
         base = media_base(case_id, media_id)
         token = reveal_token(request, case_id, media_id)
         declared = row.media_type if row is not None else None
-        kind = "video" if declared and declared.lower().startswith("video") else "image"
         out.append(
             MediaView(
                 id=media_id,
-                kind=kind,
+                kind=_kind(session, _settings(request), row),
                 media_type=declared,
                 available=row is not None,
                 unavailable_reason=(
@@ -131,6 +130,19 @@ def media_views(
             )
         )
     return out
+
+
+def _kind(session: Session, settings: Settings, row: MediaObject | None) -> str:
+    """``video`` or ``image``: from the declared type when it says which, else sniffed from
+    the bytes (on the server; nothing is sent)."""
+    declared = (row.media_type or "") if row is not None else ""
+    if declared.startswith(("image/", "video/")) or row is None:
+        return "video" if declared.startswith("video/") else "image"
+    try:
+        detected = detect_media(media.read(session, settings, row.id))
+    except ShieldwallError:
+        return "image"  # unreadable: the preview route answers a placeholder
+    return "video" if detected.kind is MediaKind.VIDEO else "image"
 
 
 def _case_media(session: Session, case_id: int, media_id: int) -> None:

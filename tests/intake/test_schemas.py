@@ -104,6 +104,12 @@ def test_unknown_categories_are_refused_listing_the_known_ones() -> None:
         assert known in found["category"]
 
 
+def test_a_takedown_category_must_be_known_too() -> None:
+    found = errors(TakedownRequestIn, {"hashes": hashes_of(1), "category": "adult"})
+    assert "category" in found
+    assert "non_consensual_imagery" in found["category"]
+
+
 def test_a_report_must_point_at_something() -> None:
     body = report()
     del body["content_id"]

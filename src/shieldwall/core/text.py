@@ -76,6 +76,8 @@ _SPACED = re.compile(
 )
 _SEP_RE = re.compile(_SEP)
 _NON_WORD = re.compile(r"[\W_]+")
+# a quick test before the word-by-word folding: a letter next to a leet character
+_LEET_ANY = re.compile(r"[^\W\d_][0-9@$!|+€]|[@$][^\W\d_]")
 # ASCII fast path of steps 1-5: controls to spaces, upper to lower case, DEL to space
 _ASCII_TABLE = {i: " " for i in (*range(32), 127)} | {
     i: chr(i + 32) for i in range(ord("A"), ord("Z") + 1)
@@ -185,6 +187,8 @@ def join_spaced(text: str) -> str:
 
 def fold_leetspeak(text: str) -> str:
     """Step 7: leetspeak digits and symbols inside words that start with a letter."""
+    if _LEET_ANY.search(text) is None:  # most texts have nothing to fold
+        return text
     return _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET), text)
 
 
@@ -248,10 +252,23 @@ def _collapse(text: str, offsets: list[int]) -> tuple[str, list[int]]:
 # ---- the pipeline --------------------------------------------------------------------------
 
 
+class _FoldTable(dict[int, str]):
+    """Code point -> steps 1-5 of it, filled on first use; ``str.translate`` reads it in C."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(self) < 200_000:
+            self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def _fold(text: str) -> str:
     if text.isascii():
         return text.translate(_ASCII_TABLE)
-    return "".join([_fold_char(ch) for ch in text])
+    return text.translate(_FOLD_TABLE)
 
 
 def normalise(text: str) -> str:

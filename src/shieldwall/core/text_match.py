@@ -14,7 +14,9 @@ text as :func:`shieldwall.core.text.normalise` leaves it (letters, digits and si
   are checked when added (:func:`check_pattern`: length, backreferences and nested
   quantifiers — the usual causes of catastrophic backtracking — are refused) *and* every run
   has a time limit: a pattern that runs out of time is reported in
-  :attr:`MatchResult.timed_out` and counts as no match.
+  :attr:`MatchResult.timed_out` and counts as no match. A pattern is only run on a text
+  that contains its required literal (:func:`required_literal`), so most texts cost no
+  regex search at all.
 - ``url`` and ``domain``: keys from :mod:`shieldwall.core.text_urls`; URLs are extracted
   from the text as written (with common obfuscations undone).
 
@@ -26,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import ahocorasick
 import regex
@@ -44,6 +47,7 @@ __all__ = [
     "TermHit",
     "TermMatcher",
     "check_pattern",
+    "required_literal",
 ]
 
 MAX_PATTERN_LENGTH = 1000
@@ -51,6 +55,44 @@ _NESTED_QUANTIFIER = re.compile(
     r"\((?:[^()\\]|\\.)*(?:[*+]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)\s*(?:[*+]|\{\d*,\d*\})"
 )
 _BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\\g<|\\k<")
+
+
+def required_literal(pattern: str) -> str | None:
+    """A literal (3+ characters, lower case) that every match of ``pattern`` contains, or
+    None when none is found. Used as a prefilter: a text without it is not searched.
+
+    Read from the parse tree of Python's own parser: literal runs at the top level of the
+    pattern and inside groups and repeats that must occur at least once. A pattern Python
+    cannot parse (``regex``-only syntax) gets no prefilter and is always run."""
+    try:
+        import re._parser as sre_parse
+        from re._constants import LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
+
+        parsed = sre_parse.parse(pattern)
+    except Exception:
+        return None
+    best = ""
+
+    def walk(items: Any) -> None:
+        nonlocal best
+        run: list[str] = []
+        for op, av in items:
+            if op is LITERAL:
+                run.append(chr(av))
+                continue
+            if len(run) > len(best):
+                best = "".join(run)
+            run = []
+            if op is SUBPATTERN:
+                walk(av[-1])
+            elif op in (MAX_REPEAT, MIN_REPEAT) and av[0] >= 1:
+                walk(av[2])
+        if len(run) > len(best):
+            best = "".join(run)
+
+    walk(parsed)
+    best = best.lower()
+    return best if len(best.strip()) >= 3 else None
 
 
 class EntryKind(StrEnum):
@@ -129,6 +171,18 @@ def check_pattern(pattern: str) -> regex.Pattern[str]:
         raise ValueError(f"invalid regular expression: {exc}") from None
 
 
+_DIGEST_CACHE_SIZE = 200_000
+
+
+class _DigestCache(dict[str, bytes]):
+    """n-gram -> its SHA-256, computed on first use."""
+
+    def __missing__(self, gram: str) -> bytes:
+        digest = hashlib.sha256(gram.encode()).digest()
+        self[gram] = digest
+        return digest
+
+
 class TermMatcher:
     """Every active entry, compiled; immutable once built, safe to share between threads."""
 
@@ -137,9 +191,10 @@ class TermMatcher:
         self.size = 0
         self._automaton: ahocorasick.Automaton | None = None
         words: dict[str, list[MatchEntry]] = {}
-        self._hashed: dict[str, list[MatchEntry]] = {}
+        self._hashed: dict[bytes, list[MatchEntry]] = {}
+        self._digests = _DigestCache()
         self._hash_lengths: set[int] = set()
-        self._regexes: list[tuple[MatchEntry, regex.Pattern[str]]] = []
+        self._regexes: list[tuple[MatchEntry, regex.Pattern[str], str | None]] = []
         self._urls: dict[str, list[MatchEntry]] = {}
         self._domains: dict[str, list[MatchEntry]] = {}
         for entry in entries:
@@ -149,32 +204,55 @@ class TermMatcher:
                 if key:
                     words.setdefault(key, []).append(entry)
             elif entry.kind is EntryKind.HASHED:
-                self._hashed.setdefault(entry.value.lower(), []).append(entry)
+                try:
+                    digest = bytes.fromhex(entry.value)
+                except ValueError:
+                    continue
+                self._hashed.setdefault(digest, []).append(entry)
                 self._hash_lengths.add(max(1, entry.word_count))
             elif entry.kind is EntryKind.REGEX:
                 try:
-                    self._regexes.append((entry, check_pattern(entry.value)))
+                    compiled = check_pattern(entry.value)
+                    self._regexes.append((entry, compiled, required_literal(entry.value)))
                 except ValueError:
                     continue  # refused when added; an older row is skipped, not fatal
             elif entry.kind is EntryKind.URL:
                 self._urls.setdefault(entry.value, []).append(entry)
             elif entry.kind is EntryKind.DOMAIN:
                 self._domains.setdefault(entry.value, []).append(entry)
+        self._hash_lengths_sorted = sorted(self._hash_lengths)
         if words:
             automaton = ahocorasick.Automaton()
             for key, found in words.items():
                 automaton.add_word(key, (len(key), tuple(found)))
             automaton.make_automaton()
             self._automaton = automaton
+        # regexes with a required literal are found through one pass over their literals
+        self._always: list[int] = []
+        self._by_literal: ahocorasick.Automaton | None = None
+        literals: dict[str, list[int]] = {}
+        for i, (_e, _p, literal) in enumerate(self._regexes):
+            if literal is None:
+                self._always.append(i)
+            else:
+                literals.setdefault(literal, []).append(i)
+        if literals:
+            by_literal = ahocorasick.Automaton()
+            for literal, idx in literals.items():
+                by_literal.add_word(literal, tuple(idx))
+            by_literal.make_automaton()
+            self._by_literal = by_literal
 
     @property
     def has_urls(self) -> bool:
         return bool(self._urls or self._domains)
 
-    def match(self, text: str, *, urls: bool = True) -> MatchResult:
-        """Every entry that matches ``text``, with spans in ``text``."""
+    def match(self, text: str, *, urls: bool = True, norm: str | None = None) -> MatchResult:
+        """Every entry that matches ``text``, with spans in ``text``. ``norm`` may pass
+        ``normalise(text)`` when the caller has it already."""
         result = MatchResult()
-        norm = normalise(text)
+        if norm is None:
+            norm = normalise(text)
         found: list[tuple[MatchEntry, int, int]] = []  # spans in the normalised text
         if self._automaton is not None and norm:
             n = len(norm)
@@ -195,22 +273,48 @@ class TermMatcher:
             result.hits.extend(self.match_urls(text))
         return result
 
-    def _match_hashed(self, norm: str) -> Iterable[tuple[MatchEntry, int, int]]:
-        starts = [0] + [i + 1 for i, c in enumerate(norm) if c == " "]
-        ends = [i for i, c in enumerate(norm) if c == " "] + [len(norm)]
-        for n in sorted(self._hash_lengths):
-            for i in range(len(starts) - n + 1):
-                s, e = starts[i], ends[i + n - 1]
-                digest = hashlib.sha256(norm[s:e].encode("utf-8")).hexdigest()
-                for entry in self._hashed.get(digest, ()):
+    def _match_hashed(self, norm: str) -> list[tuple[MatchEntry, int, int]]:
+        words = norm.split(" ")
+        hashed = self._hashed
+        cache = self._digests
+        if len(cache) > _DIGEST_CACHE_SIZE:
+            cache.clear()
+        out: list[tuple[MatchEntry, int, int]] = []
+        for n in self._hash_lengths_sorted:
+            if len(words) < n:
+                break
+
+            def grams(n: int = n) -> Iterator[str]:
+                if n == 1:
+                    return iter(words)
+                return map(" ".join, zip(*(words[i:] for i in range(n)), strict=False))
+
+            # common words and pairs repeat: their digests come from the cache, at C speed
+            if hashed.keys().isdisjoint(map(cache.__getitem__, grams())):
+                continue
+            at = 0
+            starts = []
+            for w in words:
+                starts.append(at)
+                at += len(w) + 1
+            for i, gram in enumerate(grams()):
+                for entry in hashed.get(cache[gram], ()):
                     if entry.word_count == n:
-                        yield entry, s, e
+                        out.append((entry, starts[i], starts[i] + len(gram)))
+        return out
 
     def _match_regexes(
         self, norm: str, result: MatchResult
     ) -> Iterable[tuple[MatchEntry, int, int]]:
+        wanted = set(self._always)
+        if self._by_literal is not None:
+            for _end, idx in self._by_literal.iter(norm):
+                wanted.update(idx)
+        if not wanted:
+            return
         deadline = time.monotonic() + self.regex_timeout * 4
-        for entry, pattern in self._regexes:
+        for i in sorted(wanted):
+            entry, pattern, _literal = self._regexes[i]
             remaining = min(self.regex_timeout, deadline - time.monotonic())
             if remaining <= 0:
                 result.timed_out.append(entry.id)

@@ -59,6 +59,9 @@ _DEOBFUSCATE = [
     (re.compile(r"\bhxxp(s?)://", re.IGNORECASE), r"http\1://"),
     (re.compile(r"\[:\]//"), "://"),
 ]
+# a cheap test before the substitutions above
+_DEOBFUSCATE_ANY = re.compile(r"[\[\(\{]|\sdot\s|hxxp", re.IGNORECASE)
+_DOT_LETTER = re.compile(r"\.[a-zA-Z]")
 _URL_IN_TEXT = re.compile(
     r"""(?ix)
     (?:
@@ -205,8 +208,11 @@ def extract_urls(text: str, *, limit: int = 100) -> list[tuple[str, str]]:
     """``(as written, normalised key)`` for each distinct URL-like string in ``text``, in
     order, at most ``limit``; strings that do not normalise are skipped."""
     cleaned = text
-    for pattern, repl in _DEOBFUSCATE:
-        cleaned = pattern.sub(repl, cleaned)
+    if _DEOBFUSCATE_ANY.search(text) is not None:
+        for pattern, repl in _DEOBFUSCATE:
+            cleaned = pattern.sub(repl, cleaned)
+    if _DOT_LETTER.search(cleaned) is None:  # no host.tld anywhere: nothing to extract
+        return []
     found: list[tuple[str, str]] = []
     seen: set[str] = set()
     for m in _URL_IN_TEXT.finditer(cleaned):

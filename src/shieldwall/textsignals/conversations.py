@@ -36,7 +36,7 @@ from shieldwall.cases.schemas import CaseSource, SignalIn, Subject
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal
 from shieldwall.core.sealing import Keyring, SealError, seal, unseal
-from shieldwall.core.text import sanitise
+from shieldwall.core.text import normalise, sanitise
 from shieldwall.core.text_match import EntryKind, TermHit
 from shieldwall.db.base import as_utc, utcnow
 from shieldwall.textsignals import repository
@@ -263,8 +263,9 @@ def _store(
     url_hits: list[TermHit],
 ) -> None:
     text = sanitise(m.text)
-    found = rules.detect(text)
-    result = matcher.match(text)
+    norm = normalise(text)
+    found = rules.detect(text, norm=norm)
+    result = matcher.match(text, norm=norm)
     url_hits.extend(h for h in result.hits if h.entry.kind in (EntryKind.URL, EntryKind.DOMAIN))
     indicators: list[dict[str, Any]] = [
         {"indicator": h.indicator, "start": h.start, "end": h.end} for h in found

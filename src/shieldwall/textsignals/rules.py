@@ -164,9 +164,11 @@ class RuleSet:
                 found |= ids
         return found
 
-    def detect(self, text: str) -> list[IndicatorHit]:
-        """The indicators in one message, with spans in ``text``."""
-        norm = normalise(text)
+    def detect(self, text: str, *, norm: str | None = None) -> list[IndicatorHit]:
+        """The indicators in one message, with spans in ``text``. ``norm`` may pass
+        ``normalise(text)`` when the caller has it already."""
+        if norm is None:
+            norm = normalise(text)
         if not norm:
             return []
         candidates = self._candidates(norm)

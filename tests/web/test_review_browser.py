@@ -130,6 +130,10 @@ def test_reviewer_reveals_decides_and_the_platform_gets_a_signed_webhook(
     receiver: Receiver,
 ) -> None:
     mcase = scanned_case(live_server, make_key())
+    # Script errors and Content-Security-Policy refusals ("Refused to ...") show here.
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
     originals: list[dict[str, str]] = []
     page.on(
         "response",
@@ -228,6 +232,7 @@ def test_reviewer_reveals_decides_and_the_platform_gets_a_signed_webhook(
     page.reload()
     assert page.inner_text("[data-testid=delivery]") == "sent"
     page.screenshot(path=str(ARTIFACTS / "review-case-decided.png"), full_page=True)
+    assert problems == []
 
 
 def test_without_javascript_the_reveal_link_and_the_decision_form_still_work(

@@ -265,6 +265,86 @@ class Settings(BaseSettings):
         description="Older master keys still accepted for decryption while objects are "
         "re-wrapped after a rotation (`shieldwall keys rotate`).",
     )
+    # ---- reporting to the authorities: CyberTipline and other hotlines (issue 5) ----
+    cybertipline_environment: Literal["test", "production"] = Field(
+        "test",
+        description="Which NCMEC CyberTipline environment reports go to: `test` "
+        "(exttest.cybertip.org) or `production` (report.cybertip.org).",
+    )
+    cybertipline_url: str = Field(
+        "",
+        description="Override the CyberTipline base URL (e.g. a local `shieldwall dev "
+        "fake-cybertipline`). Empty: the environment's documented URL.",
+    )
+    cybertipline_username: str = Field(
+        "", description="CyberTipline reporting user name (HTTP Basic), issued by NCMEC."
+    )
+    cybertipline_password: SecretStr | None = Field(
+        None, description="CyberTipline reporting password (HTTP Basic), issued by NCMEC."
+    )
+    cybertipline_timeout_seconds: float = Field(
+        60.0, gt=0, le=600, description="Time limit for one CyberTipline call."
+    )
+    reporting_labels: list[str] = Field(
+        default_factory=lambda: [
+            "A1", "A2", "B1", "B2", "grooming", "solicitation", "sextortion", "other_csea"
+        ],
+        description="Decision labels whose violating decision queues a report to the "
+        "authorities (in the deciding transaction).",
+    )
+    reporting_give_up_days: float = Field(
+        30.0,
+        gt=0,
+        le=365,
+        description="Keep retrying a report that fails for a temporary reason (5xx, timeout, "
+        "missing configuration) for this long, then give up (event `<kind>.failed`).",
+    )
+    reporting_group_by_user: bool = Field(
+        False,
+        description="Bundle the violating cases of one user (account) into one report while "
+        "it waits to be sent, instead of one report per case.",
+    )
+    reporting_group_window_minutes: int = Field(
+        0,
+        ge=0,
+        le=7 * 24 * 60,
+        description="How long a grouped report waits for more of the same user's cases "
+        "before it is sent (with reporting_group_by_user).",
+    )
+    reporting_default_destination: str = Field(
+        "ncmec",
+        description="Where a report goes when no routing rule matches: `ncmec` or a hotline "
+        "name (`cybertip_ca`, `iwf`, `esafety`, `inhope`, or one from reporting_hotlines).",
+    )
+    reporting_routes: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='Routing rules by jurisdiction, first match wins: [{"country": "CA", '
+        '"on": "user"|"content"|"any", "destination": "cybertip_ca"}].',
+    )
+    reporting_hotlines: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='Extra hotlines without an API: [{"name": "x", "title": "...", '
+        '"contact": "reports@example.org"}]; they get signed JSON packages.',
+    )
+    reporter_company: str = Field(
+        "", description="Company named as the reporter (NCMEC companyTemplate / espService)."
+    )
+    reporter_email: str = Field(
+        "", description="Reporting person's e-mail address (required by NCMEC)."
+    )
+    reporter_first_name: str = Field("", description="Reporting person's first name.")
+    reporter_last_name: str = Field("", description="Reporting person's last name.")
+    reporter_contact_name: str = Field(
+        "", description="Contact person for law enforcement (first and last name)."
+    )
+    reporter_contact_email: str = Field("", description="Contact person's e-mail address.")
+    reporter_contact_phone: str = Field("", description="Contact person's phone number.")
+    reporter_terms_of_service_url: str = Field(
+        "", description="The platform's terms of service (URL), sent with each report."
+    )
+    reporter_legal_url: str = Field(
+        "", description="Where law enforcement sends legal process (URL), sent with each report."
+    )
     # ---- intake: user reports and survivors' takedown requests (principle 8) ----
     user_report_max_text_chars: int = Field(
         4000,

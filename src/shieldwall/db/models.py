@@ -12,6 +12,7 @@ from shieldwall.intake import models as intake_models
 from shieldwall.jobs import models as jobs_models
 from shieldwall.matching import models as matching_models
 from shieldwall.media import models as media_models
+from shieldwall.reporting import models as reporting_models
 from shieldwall.textsignals import models as textsignals_models
 from shieldwall.users import models as users_models
 
@@ -28,6 +29,7 @@ __all__ = [
     "jobs_models",
     "matching_models",
     "media_models",
+    "reporting_models",
     "textsignals_models",
     "users_models",
 ]

@@ -1,0 +1,1 @@
+"""Reports to the authorities: CyberTipline (NCMEC) and other hotlines (principles 1-5, 9)."""

@@ -8,9 +8,10 @@ highest (on a tie, the rule with the shorter service-level target). That rule's
 priority 0 and :data:`FALLBACK_DUE_HOURS`.
 
 The defaults (:data:`DEFAULT_RULES`) put, highest first: a report that a child is in
-danger; a bank match labelled A1; other industry-classified bank matches; escalated cases;
-survivors' takedown requests; any other bank match; serious user reports; classifier scores
-(by score); appeals; other user reports; everything else. Operators replace them with the
+danger; a bank match labelled A1; other industry-classified bank matches; grooming in a
+conversation; escalated cases; survivors' takedown requests; any other bank match and listed
+URLs; solicitation and serious user reports; classifier scores (by score); appeals; other
+user reports; everything else. Operators replace them with the
 ``case_priority_rules`` setting (a list of tables with the fields of
 :class:`PriorityRule`); :func:`parse_rules` checks such a list and says what is wrong.
 """
@@ -24,7 +25,18 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Signal sources a rule may name (the values of ``cases.schemas.CaseSource``).
-KNOWN_SOURCES = frozenset({"hash_match", "classifier", "user_report", "survivor_request", "appeal"})
+KNOWN_SOURCES = frozenset(
+    {
+        "hash_match",
+        "classifier",
+        "user_report",
+        "survivor_request",
+        "appeal",
+        "grooming",
+        "solicitation",
+        "url_match",
+    }
+)
 #: Due time for a case no rule matches (one week).
 FALLBACK_DUE_HOURS = 168.0
 MAX_PRIORITY = 100_000
@@ -120,6 +132,13 @@ DEFAULT_RULES: tuple[PriorityRule, ...] = (
         description="Matches a bank entry labelled A2, B1 or B2.",
     ),
     PriorityRule(
+        "grooming",
+        800,
+        8,
+        sources=frozenset({"grooming"}),
+        description="A conversation shows grooming indicators: a child may be at risk now.",
+    ),
+    PriorityRule(
         "escalated", 750, 24, escalated=True, description="A reviewer escalated the case."
     ),
     PriorityRule(
@@ -135,6 +154,20 @@ DEFAULT_RULES: tuple[PriorityRule, ...] = (
         24,
         sources=frozenset({"hash_match"}),
         description="Matches a review bank (no industry label).",
+    ),
+    PriorityRule(
+        "url_match",
+        600,
+        24,
+        sources=frozenset({"url_match"}),
+        description="Text names a URL or domain listed as abuse material.",
+    ),
+    PriorityRule(
+        "solicitation",
+        500,
+        24,
+        sources=frozenset({"solicitation"}),
+        description="A post or profile advertises or solicits a child or abuse material.",
     ),
     PriorityRule(
         "serious_user_report",

@@ -125,6 +125,9 @@ DEFAULT_PRINCIPLES: dict[CaseSource, tuple[int, ...]] = {
     CaseSource.USER_REPORT: (8,),
     CaseSource.SURVIVOR_REQUEST: (8,),
     CaseSource.APPEAL: (8,),
+    CaseSource.GROOMING: (3,),
+    CaseSource.SOLICITATION: (4,),
+    CaseSource.URL_MATCH: (1, 4),
 }
 #: Largest signal summary (as compact JSON).
 MAX_SUMMARY_BYTES = 4096

@@ -31,6 +31,7 @@ from shieldwall.cli import (
     media,
     serve,
     survivor,
+    text,
     user,
 )
 from shieldwall.cli.console import EXIT_ERROR, describe_validation_error, print_error
@@ -109,6 +110,8 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(media.app, name="media")
 app.add_typer(classifiers.app, name="classifiers")
 app.add_typer(survivor.app, name="survivor")
+app.add_typer(text.text_app, name="text")
+app.add_typer(text.terms_app, name="terms")
 
 
 def main() -> None:

@@ -43,7 +43,9 @@ from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput, NotFound
 
 PRINCIPLES = (11,)
-PROVENANCE_ONLY = frozenset({"dataset", "name_as_written"})
+#: Where and when a fact was last stated is not the fact: a re-import that differs only in
+#: these (another file name, the copy date of the same file) changes nothing.
+PROVENANCE_ONLY = frozenset({"dataset", "name_as_written", "retrieved_on"})
 
 
 def fact_key(*parts: object) -> str:
@@ -69,8 +71,6 @@ class Tally:
             session.add(row)
             self.added += 1
             return row
-        # Where a fact was last stated (the file, the name as that file wrote it) is not
-        # the fact: importing an export of the same facts changes nothing.
         if any(getattr(existing, k) != v for k, v in values.items() if k not in PROVENANCE_ONLY):
             for k, v in values.items():
                 setattr(existing, k, v)

@@ -420,11 +420,14 @@ class OutboxWorker:
         failures = 0
         while not self._stop.is_set():
             wait = poll
+            # Cleared before looking, so work queued while this pass runs wakes the next one.
+            self._wake.clear()
             try:
                 counts = self.run_once(self.BATCH)
             except Exception as exc:
                 failures += 1
-                self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                first_line = (str(exc).splitlines() or [""])[0]
+                self.last_error = f"{type(exc).__name__}: {first_line[:200]}"
                 wait = min(60.0, poll * (2 ** min(failures, 6)))
                 # The traceback once per outage, then one line per failed poll.
                 log.warning(
@@ -438,4 +441,3 @@ class OutboxWorker:
                 if counts["claimed"] >= self.BATCH:
                     continue
             self._wake.wait(wait)
-            self._wake.clear()

@@ -18,6 +18,7 @@ def mount_web(app: FastAPI) -> None:
 
     from shieldwall.web import accountability as accountability_pages
     from shieldwall.web import banks, pages, preferences, review, review_media, scan
+    from shieldwall.web import conversations, terms
     from shieldwall.web.security import install_handlers
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -44,4 +45,6 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(review.router)
     app.include_router(review_media.router)
     app.include_router(preferences.router)
+    app.include_router(terms.router)
+    app.include_router(conversations.router)
     install_handlers(app)

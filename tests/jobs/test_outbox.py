@@ -420,3 +420,12 @@ def test_registered_kinds_are_built_into_workers(db: Database, settings: Setting
 def test_secret_is_not_needed_in_settings_display(settings: Settings) -> None:
     shown = settings.model_copy(update={"webhook_secret": SecretStr("s3cret")}).display()
     assert shown["webhook_secret"] == "********"
+
+
+def test_a_kind_whose_handler_cannot_load_leaves_the_others_working(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(handlers.BUILTIN, "test.missing", "shieldwall.no_such_module:handler")
+    w = handlers.build_worker(db, settings)
+    assert "test.missing" not in w.handlers
+    assert "webhook" in w.handlers

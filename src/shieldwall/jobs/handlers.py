@@ -121,7 +121,13 @@ def registrations() -> dict[str, Registration]:
     """Every known kind: built-ins, then entry points, then :func:`register` calls."""
     found: dict[str, Registration] = {}
     for kind, target in BUILTIN.items():
-        found[kind] = Registration(kind, _load(target), BUILTIN_MAX_AGE.get(kind))
+        try:
+            factory = _load(target)
+        except Exception:
+            # A broken kind must not stop the others (or the server): its items wait, unlost.
+            log.exception("outbox.handler_unavailable", extra={"kind": kind})
+            continue
+        found[kind] = Registration(kind, factory, BUILTIN_MAX_AGE.get(kind))
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             _check_kind(entry.name)

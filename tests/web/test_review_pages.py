@@ -430,6 +430,7 @@ def test_every_review_post_refuses_a_missing_or_foreign_token(
         f"{base}/decision": {"outcome": "violating", "label": "A1"},
         f"{base}/confirm": {"agree": "true"},
         f"{base}/assign": {},
+        f"{base}/close": {},
         "/review/preferences": {"blur": "off"},
         "/review/preferences/organisation": {"blur": "off"},
     }
@@ -697,3 +698,33 @@ def test_a_video_is_recognised_from_its_bytes_previewed_still_and_revealed_muted
     assert original.headers["content-type"] == "video/mp4"
     assert original.content == clip
     assert events(sql, "media.revealed") == 1
+
+
+@pytest.mark.usefixtures("admin")
+def test_a_decided_case_can_be_closed_and_leaves_the_waiting_list(
+    db: Database, settings: Settings, reviewer: TestClient, sql: SqlScalar
+) -> None:
+    case_id = signal_case(db, settings, ref="c-close")
+    page = parse(reviewer.get(f"/review/cases/{case_id}").text)
+    assert page.forms_to(f"/review/cases/{case_id}/close") == []  # not before a decision
+    submit(reviewer, decision_form(reviewer, case_id), outcome="not_violating")
+    page = parse(reviewer.get(f"/review/cases/{case_id}").text)
+    response = submit(reviewer, page.form_to(f"/review/cases/{case_id}/close"))
+    assert response.headers["location"].endswith("done=closed")
+    assert case_status(sql, case_id) == "closed"
+    assert events(sql, "case.closed") == 1
+    closed = parse(reviewer.get("/review?status=closed").text)
+    assert [int(a["data-case"]) for t, a in closed.tags if "data-case" in a] == [case_id]
+
+
+@pytest.mark.usefixtures("admin")
+def test_an_unknown_case_is_a_plain_not_found(reviewer: TestClient) -> None:
+    response = reviewer.get("/review/cases/999")
+    assert response.status_code == 404
+    assert "no case with id 999" in response.text
+    form_page = reviewer.get("/review")
+    token = parse(form_page.text).forms_to("/logout")[0].fields["csrf_token"]
+    posted = reviewer.post(
+        "/review/cases/999/decision", data={"csrf_token": token, "outcome": "not_violating"}
+    )
+    assert posted.status_code == 404

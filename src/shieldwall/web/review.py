@@ -170,6 +170,7 @@ def _done(code: str) -> str | None:
         "confirmed": "Decision confirmed.",
         "disagreed": "You disagreed; the case is escalated.",
         "escalated": "Case escalated.",
+        "closed": "Case closed.",
     }.get(code)
 
 
@@ -254,7 +255,13 @@ def _case_page(
             "actions": action_rows(detail),
             "awaiting": awaiting,
             "user_is_decider": awaiting is not None and awaiting.decided_by == me,
-            "can_confirm": awaiting is not None and can_write and awaiting.decided_by != me,
+            "can_confirm": (
+                awaiting is not None
+                and can_write
+                and awaiting.decided_by != me
+                and not viewer_decided_original
+            ),
+            "can_close": can_write and detail.status is CaseStatus.DECIDED,
             "can_write": can_write,
             "can_decide": decide_blocked is None,
             "decide_blocked": decide_blocked,
@@ -294,6 +301,25 @@ def action_rows(detail: CaseOut) -> list[dict[str, Any]]:
     return rows
 
 
+def _refused(
+    request: Request,
+    db: Session,
+    user: WebUser,
+    case_id: int,
+    exc: ShieldwallError | ValidationError,
+    form: dict[str, str] | None = None,
+) -> Response:
+    """The case page again with why a form was refused (nothing of it was written)."""
+    db.rollback()
+    status = exc.status if isinstance(exc, ShieldwallError) else 422
+    try:
+        return _case_page(
+            request, db, user, case_id, error=form_error(exc), form=form, status=status
+        )
+    except ShieldwallError as again:  # e.g. no such case
+        return render(request, "error.html", {"message": again.message}, status=again.status)
+
+
 @router.get("/review/cases/{case_id}")
 def case_page(request: Request, db: DbSession, user: CaseReader, case_id: int) -> Response:
     try:
@@ -313,7 +339,7 @@ def case_decide(
     case_id: int,
     outcome: Annotated[str, Form(max_length=20)] = "",
     label: Annotated[str, Form(max_length=40)] = "",
-    note: Annotated[str, Form(max_length=MAX_NOTE * 4)] = "",
+    note: Annotated[str, Form()] = "",  # the body limit bounds it; longer: told why
 ) -> Response:
     form = {"outcome": outcome, "label": label, "note": note[:MAX_NOTE]}
     try:
@@ -335,14 +361,7 @@ def case_decide(
             actor=user.principal,
         )
     except (ValidationError, ShieldwallError) as exc:
-        db.rollback()
-        status = exc.status if isinstance(exc, ShieldwallError) else 422
-        try:
-            return _case_page(
-                request, db, user, case_id, error=form_error(exc), form=form, status=status
-            )
-        except ShieldwallError as again:
-            return render(request, "error.html", {"message": again.message}, status=again.status)
+        return _refused(request, db, user, case_id, exc, form)
     rotate_csrf(request)  # a re-sent form is refused rather than deciding twice
     done = "escalated" if chosen is Outcome.ESCALATE else "decided"
     if cases.is_awaiting_confirmation(result):
@@ -357,7 +376,7 @@ def case_confirm(
     user: CaseWriter,
     case_id: int,
     agree: Annotated[str, Form(max_length=10)] = "true",
-    note: Annotated[str, Form(max_length=MAX_NOTE * 4)] = "",
+    note: Annotated[str, Form()] = "",  # the body limit bounds it; longer: told why
 ) -> Response:
     agreed = agree.lower() in ("true", "1", "yes", "on")
     try:
@@ -367,11 +386,7 @@ def case_confirm(
             db, _settings(request), case_id, agree=agreed, note=note, actor=user.principal
         )
     except ShieldwallError as exc:
-        db.rollback()
-        try:
-            return _case_page(request, db, user, case_id, error=exc.message, status=exc.status)
-        except ShieldwallError as again:
-            return render(request, "error.html", {"message": again.message}, status=again.status)
+        return _refused(request, db, user, case_id, exc)
     rotate_csrf(request)
     return _redirect(
         request, f"/review/cases/{case_id}?done={'confirmed' if agreed else 'disagreed'}"
@@ -383,9 +398,16 @@ def case_assign(request: Request, db: DbSession, user: CaseWriter, case_id: int)
     try:
         cases.assign(db, _settings(request), case_id, username=None, actor=user.principal)
     except ShieldwallError as exc:
-        db.rollback()
-        try:
-            return _case_page(request, db, user, case_id, error=exc.message, status=exc.status)
-        except ShieldwallError as again:
-            return render(request, "error.html", {"message": again.message}, status=again.status)
+        return _refused(request, db, user, case_id, exc)
     return _redirect(request, f"/review/cases/{case_id}")
+
+
+@router.post("/review/cases/{case_id}/close", dependencies=[CsrfChecked])
+def case_close(request: Request, db: DbSession, user: CaseWriter, case_id: int) -> Response:
+    """A decided case with nothing left to do leaves the reviewers' lists."""
+    try:
+        cases.close(db, case_id, actor=user.principal)
+    except ShieldwallError as exc:
+        return _refused(request, db, user, case_id, exc)
+    rotate_csrf(request)
+    return _redirect(request, f"/review/cases/{case_id}?done=closed")

@@ -482,7 +482,14 @@ class Settings(BaseSettings):
         "thresholds, timeout_seconds, retries, breaker_failures, ...). See docs/classifiers.md.",
     )
 
-    @field_validator("classifiers")
+    text_classifiers: list[ClassifierConfig] = Field(
+        default_factory=list,
+        description="Text classifier plug-ins run on conversation messages, configured like "
+        "`classifiers` and sent the UTF-8 text (media type text/plain); a score over its "
+        "threshold adds the rule set's classifier_weight to the conversation's risk.",
+    )
+
+    @field_validator("classifiers", "text_classifiers")
     @classmethod
     def _check_classifiers(cls, value: list[ClassifierConfig]) -> list[ClassifierConfig]:
         return check_unique_names(value)

@@ -343,3 +343,54 @@ def test_bad_messages_are_refused_whole(
     assert (
         client.post("/v1/messages", headers=integration, json={"messages": []}).status_code == 422
     )
+
+
+class _WordCounter:
+    """A stand-in text classifier: the share of words that are "zorb". Claims nothing else."""
+
+    name = "wordcount"
+
+    def classify(self, content: Any) -> dict[str, float]:
+        words = content.data.decode("utf-8").lower().split()
+        return {"zorb_share": words.count("zorb") / max(1, len(words))}
+
+
+def test_a_text_classifier_plug_in_adds_to_the_risk(
+    client: TestClient,
+    integration: dict[str, str],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shieldwall.integrations.classifiers import ClassifierSet
+    from shieldwall.integrations.classifiers.config import ClassifierConfig
+    from shieldwall.textsignals import conversations
+
+    config = ClassifierConfig(name="wordcount", kind="stand-in", thresholds={"zorb_share": 0.5})
+    fake = ClassifierSet({"wordcount": (_WordCounter(), config)})
+    seen: list[Any] = []
+
+    def classifiers(s: Any) -> ClassifierSet:
+        seen.append(s)
+        return fake
+
+    monkeypatch.setattr(conversations, "text_classifiers", classifiers)
+    msgs = [message(0, "u-adult", "zorb zorb hello"), message(1, "u-adult", "how old are you")]
+    conv = client.post("/v1/messages", headers=integration, json={"messages": msgs}).json()
+    ids = {i["indicator"]: i["weight"] for i in conv["conversations"][0]["indicators"]}
+    assert ids["classifier_wordcount_zorb_share"] == 0.5
+    assert "age_question" in ids
+    assert seen
+
+
+def test_a_failing_text_classifier_never_breaks_ingest(
+    client: TestClient, integration: dict[str, str], settings: Any
+) -> None:
+    from shieldwall.integrations.classifiers.config import ClassifierConfig
+
+    # the stand-in classifier only reads pictures: on text it fails, which must not matter
+    settings.text_classifiers = [ClassifierConfig(name="standin", kind="stand-in")]
+    r = client.post(
+        "/v1/messages", headers=integration, json={"messages": [message(0, "u-adult", "hi")]}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1

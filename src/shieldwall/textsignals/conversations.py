@@ -39,6 +39,7 @@ from shieldwall.core.sealing import Keyring, SealError, seal, unseal
 from shieldwall.core.text import normalise, sanitise
 from shieldwall.core.text_match import EntryKind, TermHit
 from shieldwall.db.base import as_utc, utcnow
+from shieldwall.integrations.classifiers import ClassifierInput, ClassifierSet
 from shieldwall.textsignals import repository
 from shieldwall.textsignals.contact import age_class
 from shieldwall.textsignals.matching import matcher_for
@@ -78,6 +79,36 @@ def _rules(path: Path | None, timeout_ms: int) -> RuleSet:
 
 def rules_for(settings: Settings) -> RuleSet:
     return _rules(settings.grooming_rules_file, settings.text_regex_timeout_ms)
+
+
+_classifier_sets: dict[int, tuple[Settings, ClassifierSet]] = {}
+
+
+def text_classifiers(settings: Settings) -> ClassifierSet | None:
+    """The configured text classifier plug-ins (the image classifiers' protocol and
+    adapters, fed the message as UTF-8 text/plain), built once per settings object."""
+    if not settings.text_classifiers:
+        return None
+    cached = _classifier_sets.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    built = ClassifierSet.from_settings(
+        settings.model_copy(update={"classifiers": settings.text_classifiers})
+    )
+    _classifier_sets[id(settings)] = (settings, built)
+    return built
+
+
+def _classify(classifiers: ClassifierSet | None, text: str) -> list[dict[str, Any]]:
+    if classifiers is None or not text:
+        return []
+    outcome = classifiers.classify(
+        ClassifierInput(data=text.encode("utf-8"), media_type="text/plain; charset=utf-8")
+    )
+    return [
+        {"classifier": s.classifier, "label": s.label, "score": round(s.score, 4)}
+        for s in outcome.over_threshold
+    ]
 
 
 def threshold_of(settings: Settings, rules: RuleSet) -> float:
@@ -151,8 +182,17 @@ def _window_messages(rows: Sequence[ConversationMessage]) -> list[WindowMessage]
             for i in row.indicators
             if "list_category" in i
         ]
+        classified = [
+            (str(i["classifier"]), str(i["label"])) for i in row.indicators if "classifier" in i
+        ]
         out.append(
-            WindowMessage(ref=row.message_ref, sender=row.sender_ref, hits=hits, list_hits=lists)
+            WindowMessage(
+                ref=row.message_ref,
+                sender=row.sender_ref,
+                hits=hits,
+                list_hits=lists,
+                classifier_hits=classified,
+            )
         )
     return out
 
@@ -218,6 +258,7 @@ def ingest(
     threshold = threshold_of(settings, rules)
     matcher = matcher_for(session, settings)
     keyring = settings.resolved_keyring()
+    classifiers = text_classifiers(settings)
     grouped: OrderedDict[str, list[MessageIn]] = OrderedDict()
     for m in messages:
         grouped.setdefault(m.conversation_id, []).append(m)
@@ -238,7 +279,7 @@ def ingest(
             for who, info in m.recipient_ages.items():
                 _remember_age(conversation, who[:200], info)
             accepted += 1
-            _store(session, conversation, m, rules, matcher, keyring, url_hits)
+            _store(session, conversation, m, rules, matcher, keyring, url_hits, classifiers)
         session.flush()
         window = _trim(session, settings, conversation)
         scored = _score(rules, conversation, window)
@@ -261,6 +302,7 @@ def _store(
     matcher: Any,
     keyring: Keyring,
     url_hits: list[TermHit],
+    classifiers: ClassifierSet | None = None,
 ) -> None:
     text = sanitise(m.text)
     norm = normalise(text)
@@ -271,6 +313,7 @@ def _store(
         {"indicator": h.indicator, "start": h.start, "end": h.end} for h in found
     ]
     indicators.extend(_list_hits(result.hits))
+    indicators.extend(_classify(classifiers, text))
     session.add(
         ConversationMessage(
             conversation_id=conversation.id,

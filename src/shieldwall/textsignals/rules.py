@@ -82,6 +82,8 @@ class RulesFile(BaseModel):
     threshold: float = Field(gt=0)
     pair_weight: float = Field(ge=0, le=10)
     term_list_weights: dict[Severity, float]
+    #: added once per classifier label over its threshold (text classifier plug-ins)
+    classifier_weight: float = Field(0.5, ge=0, le=10)
     indicators: list[IndicatorRule] = Field(min_length=1)
     combinations: list[Combination] = Field(default_factory=list)
 
@@ -102,6 +104,8 @@ class WindowMessage:
     hits: Sequence[IndicatorHit]
     #: term-list hits in this message: (category, severity)
     list_hits: Sequence[tuple[str, str]] = ()
+    #: text classifier labels over their thresholds: (classifier, label)
+    classifier_hits: Sequence[tuple[str, str]] = ()
 
 
 @dataclass
@@ -223,6 +227,12 @@ class RuleSet:
                 first_seen[key] = position
                 weight = self.data.term_list_weights.get(Severity(severity), 0.0)
                 result.indicators.append((key, weight, msg.ref, None, None))
+            for classifier, label in msg.classifier_hits:
+                key = f"classifier_{classifier}_{label}"[:60]
+                if key in first_seen:
+                    continue
+                first_seen[key] = position
+                result.indicators.append((key, self.data.classifier_weight, msg.ref, None, None))
         for combo in self.data.combinations:
             a, b = first_seen.get(combo.first), first_seen.get(combo.then)
             if a is not None and b is not None and a <= b:

@@ -19,6 +19,7 @@ from shieldwall.api.routers import (
     banks,
     cases,
     events,
+    exchanges,
     health,
     hma,
     intake,
@@ -33,6 +34,7 @@ from shieldwall.api.routers import (
 from shieldwall.config import Settings, load_settings
 from shieldwall.db import migrate
 from shieldwall.db.engine import Database
+from shieldwall.exchanges.runner import ExchangeScheduler
 from shieldwall.jobs import handlers as job_handlers
 from shieldwall.matching.index import MatchIndex
 
@@ -61,15 +63,19 @@ def create_app(
     match_index = MatchIndex(db, settings)
     # Sends queued webhooks (and other outbox work) after the requests that queued them commit.
     outbox_worker = job_handlers.build_worker(db, settings)
+    # Runs the hash-exchange fetches that are due (one process per exchange, by a lease).
+    exchange_scheduler = ExchangeScheduler(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         match_index.start()
         if settings.outbox_in_server:
             outbox_worker.start()
+        exchange_scheduler.start()
         try:
             yield
         finally:
+            exchange_scheduler.stop()
             outbox_worker.stop()
             match_index.stop()
             if database is None:
@@ -87,6 +93,7 @@ def create_app(
     app.state.db = db
     app.state.match_index = match_index
     app.state.outbox_worker = outbox_worker
+    app.state.exchange_scheduler = exchange_scheduler
     app.state.readiness_checks = {
         "database": health.database_check,
         "index": lambda app: app.state.match_index.readiness(),
@@ -102,6 +109,7 @@ def create_app(
     app.include_router(intake.router)
     app.include_router(terms.router)
     app.include_router(text.router)
+    app.include_router(exchanges.router)
 
     from shieldwall.web import mount_web
 

@@ -138,43 +138,58 @@ class FetchRun:
 
     # ---- life cycle -------------------------------------------------------------------
 
-    def start(self) -> None:
-        with self.db.session() as session:
-            exchange = service.get_exchange(session, self.name)
-            self.exchange_id = exchange.id
-            now = utcnow()
-            if not repository.take_lease(
-                session, exchange.id, self.owner, now=now, until=self._until()
-            ):
-                session.refresh(exchange)
-                raise FetchBusy(
-                    f"exchange {exchange.name} is being fetched by another process now (its "
-                    f"lease runs until {exchange.lease_until:%Y-%m-%d %H:%M:%S} UTC); try "
-                    "again later",
-                    exchange=exchange.name,
-                )
-            for stale in repository.abandoned_runs(session, exchange.id, self.owner):
-                stale.status = RunStatus.FAILED.value
-                stale.finished_at = now
-                stale.error = (
-                    "the process running this fetch stopped before finishing (it crashed or "
-                    "was killed); the next run resumed from the last committed batch"
-                )
-            run = ExchangeRun(
-                exchange_id=exchange.id,
-                trigger=self.options.trigger.value,
-                status=RunStatus.RUNNING.value,
-                owner=self.owner,
-                started_at=now,
+    def start(self, session: Session | None = None) -> None:
+        """Take the lease and record the run (committed here, or by the caller whose
+        ``session`` is given). Raises :class:`FetchBusy`."""
+        if session is not None:
+            self._start(session)
+            return
+        with self.db.session() as own:
+            self._start(own)
+
+    def _start(self, session: Session) -> None:
+        exchange = service.get_exchange(session, self.name)
+        self.exchange_id = exchange.id
+        now = utcnow()
+        if not repository.take_lease(
+            session, exchange.id, self.owner, now=now, until=self._until()
+        ):
+            session.refresh(exchange)
+            until = exchange.lease_until
+            raise FetchBusy(
+                f"exchange {exchange.name} is being fetched by another process now (its "
+                f"lease runs until {until:%Y-%m-%d %H:%M:%S} UTC); try again later"
+                if until is not None
+                else f"exchange {exchange.name} is being fetched by another process now",
+                exchange=exchange.name,
             )
-            session.add(run)
-            session.flush()
-            self.run_id = run.id
-            exchange.last_run_id = run.id
+        for stale in repository.abandoned_runs(session, exchange.id, self.owner):
+            stale.status = RunStatus.FAILED.value
+            stale.finished_at = now
+            stale.error = (
+                "the process running this fetch stopped before finishing (it crashed or "
+                "was killed); the next run resumed from the last committed batch"
+            )
+        run = ExchangeRun(
+            exchange_id=exchange.id,
+            trigger=self.options.trigger.value,
+            status=RunStatus.RUNNING.value,
+            owner=self.owner,
+            started_at=now,
+        )
+        session.add(run)
+        session.flush()
+        self.run_id = run.id
+        exchange.last_run_id = run.id
+        session.flush()
 
     def run(self) -> RunOut:
         """Fetch until caught up, out of time, or failed; returns the finished run."""
         self.start()
+        return self.run_started()
+
+    def run_started(self) -> RunOut:
+        """The rest of :meth:`run`, after :meth:`start` took the lease."""
         status, error = RunStatus.SUCCEEDED, None
         try:
             self._fetch()

@@ -138,7 +138,11 @@ _LABEL = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 _hooks: dict[CaseSource, list[DecisionHook]] = {}
 #: Modules that register decision hooks when imported. :func:`_finalise` imports them first,
 #: so a decision runs the same hooks whether it came from the API, the web or the CLI.
-HOOK_MODULES: tuple[str, ...] = ("shieldwall.intake.takedowns",)
+HOOK_MODULES: tuple[str, ...] = (
+    "shieldwall.intake.takedowns",
+    "shieldwall.evidence.hooks",
+    "shieldwall.reporting.hooks",
+)
 _hook_modules_loaded = False
 
 

@@ -78,9 +78,9 @@ def _form(request: Request) -> dict[str, tuple[str | None, bytes]]:
         out: dict[str, tuple[str | None, bytes]] = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
-            if isinstance(name, str):
-                out[name] = (part.get_filename(), payload)
+            payload = part.get_payload(decode=True)
+            if isinstance(name, str) and isinstance(payload, bytes | None):
+                out[name] = (part.get_filename(), payload or b"")
         return out
     from urllib.parse import parse_qs
 

@@ -68,6 +68,8 @@ ENTRY_POINT_GROUP = "shieldwall.outbox_handlers"
 #: Kinds shipped with shieldwall: kind -> "module:factory", imported when a worker is built.
 BUILTIN: dict[str, str] = {
     "webhook": "shieldwall.actions.delivery:webhook_handler",
+    "cybertipline.report": "shieldwall.reporting.delivery:report_handler",
+    "hotline.report": "shieldwall.reporting.delivery:report_handler",
 }
 
 
@@ -76,7 +78,15 @@ def _webhook_max_age(settings: Settings) -> timedelta:
 
 
 #: Maximum ages of built-in kinds (others default to ``webhook_give_up_hours``).
-BUILTIN_MAX_AGE: dict[str, Callable[[Settings], timedelta]] = {"webhook": _webhook_max_age}
+def _report_max_age(settings: Settings) -> timedelta:
+    return timedelta(days=settings.reporting_give_up_days)
+
+
+BUILTIN_MAX_AGE: dict[str, Callable[[Settings], timedelta]] = {
+    "webhook": _webhook_max_age,
+    "cybertipline.report": _report_max_age,
+    "hotline.report": _report_max_age,
+}
 
 
 @dataclass(frozen=True)

@@ -176,8 +176,10 @@ def report_xml(data: ReportData) -> bytes:
         web = _add(_add(root, "internetDetails"), "webPageIncident")
         for url in data.urls:
             _opt(web, "url", url)
-    reporter = _add(root, "reporter")
     rp = data.reporter
+    if rp is None:
+        raise ReportInvalid(["no reporter: the reporting company and e-mail are not configured"])
+    reporter = _add(root, "reporter")
     person = _add(reporter, "reportingPerson")
     _opt(person, "firstName", rp.reporting_first_name)
     _opt(person, "lastName", rp.reporting_last_name)

@@ -164,7 +164,8 @@ class ReportData(_Model):
     incident_at: datetime
     annotations: tuple[ReportAnnotation, ...] = ()
     escalate_to_high_priority: str | None = Field(None, max_length=3000)
-    reporter: Reporter
+    #: Filled from configuration when the report is sent (so a fixed setting applies).
+    reporter: Reporter | None = None
     reported_user: UserDetails | None = None
     intended_recipients: tuple[UserDetails, ...] = ()
     victims: tuple[UserDetails, ...] = ()

@@ -468,6 +468,44 @@ class Settings(BaseSettings):
         description="Relative difference up to which a company's self-reported CyberTipline "
         "count and NCMEC's count for the same year are called consistent (0.01 = 1 %).",
     )
+    # ---- transparency reports (principle 11; docs/transparency.md) ----
+    transparency_public: bool = Field(
+        False,
+        description="Anyone may read /transparency (the current report) without logging in. "
+        "Off: the page needs a login with reports:read.",
+    )
+    transparency_organisation: str = Field(
+        "",
+        max_length=200,
+        description="Organisation named in transparency reports. Empty: reporter_company, "
+        "else 'shieldwall deployment'.",
+    )
+    transparency_organisation_url: str = Field(
+        "", max_length=2000, description="The organisation's web address, printed in reports."
+    )
+    transparency_services: list[str] = Field(
+        default_factory=list,
+        description="Services of the organisation the report covers (its service scope). "
+        "Empty: 'all services using this deployment'.",
+    )
+    transparency_scope_description: str = Field(
+        "", max_length=4000, description="One paragraph on what the service scope covers."
+    )
+    transparency_policies: list[dict[str, str]] = Field(
+        default_factory=list,
+        description='The stated CSEA policies and practices: [{"title": "...", "text": "...", '
+        '"url": "https://..."}]; shown under Policies and practices.',
+    )
+    transparency_suppression_floor: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Counts from 1 to one below this are published as 'fewer than N' (and "
+        "times computed from so few items are withheld).",
+    )
+    transparency_trend_periods: int = Field(
+        3, ge=0, le=12, description="How many earlier periods each metric is compared with."
+    )
     media_retention_days: int = Field(
         90,
         ge=1,

@@ -346,6 +346,18 @@ def scan_hashes(
     return ScanResult(scan_id=uuid.uuid4().hex, media_kind="hashes", hashes=shown, **dict(result))
 
 
+def _match_keys(result: ScanResult) -> list[dict[str, Any]]:
+    """Matches counted by (bank, signal type, labels): names and counts, never hashes."""
+    counts: dict[tuple[str, str, tuple[str, ...]], int] = {}
+    for m in result.matches:
+        key = (m.bank, m.signal_type, tuple(sorted(m.labels)))
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        {"bank": b, "signal_type": s, "labels": list(labels), "count": n}
+        for (b, s, labels), n in sorted(counts.items())
+    ][:50]
+
+
 def record_scan(session: Session, result: ScanResult, *, actor: Principal, source: str) -> None:
     """One event per scan: ids and counts only, never the hashes or the content."""
     payload: dict[str, Any] = {
@@ -358,6 +370,8 @@ def record_scan(session: Session, result: ScanResult, *, actor: Principal, sourc
         "banks": sorted({m.bank for m in result.matches}),
         "signal_types": sorted({h.signal_type for h in result.hashes}),
         "low_quality": result.low_quality,
+        # per (bank, signal type, labels): how many matches; for the transparency report
+        "match_keys": _match_keys(result),
     }
     audit.record(
         session,

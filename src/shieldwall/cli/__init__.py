@@ -26,6 +26,8 @@ from shieldwall.cli import (
     config,
     db,
     demo,
+    dev,
+    exchange,
     hashing,
     jobs,
     media,
@@ -102,6 +104,7 @@ app.add_typer(user.app, name="user")
 app.add_typer(apikey.app, name="apikey")
 app.add_typer(bank.app, name="bank")
 app.add_typer(cases.app, name="cases")
+app.add_typer(exchange.app, name="exchange")
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(demo.app, name="demo")

@@ -26,7 +26,6 @@ from shieldwall.cli import (
     config,
     db,
     demo,
-    dev,
     exchange,
     hashing,
     jobs,

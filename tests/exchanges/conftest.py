@@ -23,6 +23,7 @@ from shieldwall.devtools.fake_http import Running
 from shieldwall.exchanges import runner, service
 from shieldwall.exchanges.schemas import ExchangeCreate, RunOut
 from tests.conftest import SYSTEM
+from tests.web.conftest import login_as, new_client  # noqa: F401 - the web page fixtures
 
 
 @pytest.fixture

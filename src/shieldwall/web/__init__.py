@@ -19,6 +19,7 @@ def mount_web(app: FastAPI) -> None:
     from shieldwall.web import accountability as accountability_pages
     from shieldwall.web import banks, pages, preferences, review, review_media, scan
     from shieldwall.web import conversations, terms
+    from shieldwall.web import exchanges as exchange_pages
     from shieldwall.web.security import install_handlers
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -40,6 +41,7 @@ def mount_web(app: FastAPI) -> None:
 
     app.include_router(pages.router)
     app.include_router(banks.router)
+    app.include_router(exchange_pages.router)
     app.include_router(scan.router)
     app.include_router(accountability_pages.router)
     app.include_router(review.router)

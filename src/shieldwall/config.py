@@ -513,6 +513,14 @@ class Settings(BaseSettings):
         description="Days media kept for review (sealed under <data_dir>/media) is kept before "
         "`purge_expired` deletes it. Several servers must share <data_dir>/media.",
     )
+    evidence_retention_days: int = Field(
+        365,
+        ge=1,
+        le=36500,
+        description="Days evidence (content and report data sealed under <data_dir>/evidence) "
+        "is kept after the decision that preserved it or the report that used it, whichever is "
+        "later; 365 follows the REPORT Act of 2024. Items under legal hold are never purged.",
+    )
     classifiers: list[ClassifierConfig] = Field(
         default_factory=list,
         description="Classifier plug-ins run on scanned media: [[classifiers]] tables in TOML, "

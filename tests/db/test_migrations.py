@@ -29,6 +29,7 @@ TABLES = {
     "exchanges", "exchange_runs", "exchange_items", "exchange_quarantine", "exchange_shares",
     "term_lists", "term_entries", "conversations", "conversation_messages",
     "reports", "report_cases", "report_steps",
+    "evidence_items", "evidence_holds",
 }
 
 

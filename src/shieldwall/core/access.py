@@ -37,11 +37,17 @@ class Scope(StrEnum):
     EXCHANGES_MANAGE = "exchanges:manage"
     #: A partner deployment reading a bank we share (``GET /v1/exchange/feeds/{bank}``).
     EXCHANGE_READ = "exchange:read"
+    #: Read the evidence vault (metadata, preserved files and report data; every read logged).
+    EVIDENCE_READ = "evidence:read"
+    #: Place and release legal holds on evidence (admins only).
+    EVIDENCE_HOLD = "evidence:hold"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
-    Role.REVIEWER: frozenset({Scope.SCAN, Scope.BANKS_READ, Scope.CASES_READ, Scope.CASES_WRITE}),
+    Role.REVIEWER: frozenset(
+        {Scope.SCAN, Scope.BANKS_READ, Scope.CASES_READ, Scope.CASES_WRITE, Scope.EVIDENCE_READ}
+    ),
     Role.ANALYST: frozenset(
         {Scope.REPORTS_READ, Scope.EVENTS_READ, Scope.BANKS_READ, Scope.ACCOUNTABILITY_WRITE}
     ),

@@ -7,6 +7,7 @@ from shieldwall.audit import models as audit_models
 from shieldwall.banks import models as banks_models
 from shieldwall.cases import models as cases_models
 from shieldwall.db.base import Base
+from shieldwall.evidence import models as evidence_models
 from shieldwall.exchanges import models as exchanges_models
 from shieldwall.intake import models as intake_models
 from shieldwall.jobs import models as jobs_models
@@ -24,6 +25,7 @@ __all__ = [
     "audit_models",
     "banks_models",
     "cases_models",
+    "evidence_models",
     "exchanges_models",
     "intake_models",
     "jobs_models",

@@ -53,26 +53,24 @@ _SAFE_PATH = "/:@!$&'()*+,;=-._~"
 _SAFE_QUERY = _SAFE_PATH + "?"
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
+# every pattern here is linear: bounded runs, no nested repetition (texts are hostile)
 _DEOBFUSCATE = [
-    (re.compile(r"\s*[\[\(\{]\s*(?:\.|dot)\s*[\]\)\}]\s*", re.IGNORECASE), "."),
-    (re.compile(r"(?<=[a-z0-9])\s+dot\s+(?=[a-z0-9])", re.IGNORECASE), "."),
+    (re.compile(r"[ \t]{0,3}[\[\(\{][ \t]{0,3}(?:\.|dot)[ \t]{0,3}[\]\)\}][ \t]{0,3}", re.I), "."),
+    (re.compile(r"(?<=[a-z0-9])[ \t]{1,3}dot[ \t]{1,3}(?=[a-z0-9])", re.IGNORECASE), "."),
     (re.compile(r"\bhxxp(s?)://", re.IGNORECASE), r"http\1://"),
     (re.compile(r"\[:\]//"), "://"),
 ]
 # a cheap test before the substitutions above
 _DEOBFUSCATE_ANY = re.compile(r"[\[\(\{]|\sdot\s|hxxp", re.IGNORECASE)
 _DOT_LETTER = re.compile(r"\.[a-zA-Z]")
-_URL_IN_TEXT = re.compile(
-    r"""(?ix)
-    (?:
-        \b(?:https?|ftp)://[^\s<>"'`]+                      # with a scheme
-      | \bwww\.[^\s<>"'`]+                                 # www.
-      | \b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+      # bare host.tld[/...]
-           (?:[a-z]{2,24}|xn--[a-z0-9-]{1,59})\b(?![.@-]?\w)
-           (?:[:/][^\s<>"'`]*)?
-    )
-    """
-)
+# URLs are looked for token by token (split on spaces and quotes), never with one regex
+# over the whole text: a long "a.a.a.a..." run made such a regex take quadratic time
+_TOKEN_SPLIT = re.compile(r"[\s<>\"'`]+")
+_SCHEME_IN_TOKEN = re.compile(r"(?:https?|ftp)://", re.IGNORECASE)
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TLD = re.compile(r"[a-z]{2,24}|xn--[a-z0-9-]{1,59}")
+_HOST_END = re.compile(r"[/:?#]")
+_LEADING = "([{<\"'"
 _TRAILING = ".,;:!?)]}'\""
 
 
@@ -204,9 +202,34 @@ def domain_candidates(host: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels))]
 
 
+def _bare_host(token: str) -> bool:
+    """``host.tld`` or ``host.tld/...`` (no scheme): every label valid, an alphabetic TLD."""
+    cut = _HOST_END.search(token)
+    host = (token[: cut.start()] if cut else token).lower()
+    labels = host.split(".")
+    if len(labels) < 2 or len(host) > 253:
+        return False
+    return _TLD.fullmatch(labels[-1]) is not None and all(
+        _HOST_LABEL.fullmatch(label) for label in labels[:-1]
+    )
+
+
+def _candidate(token: str) -> str | None:
+    token = token.lstrip(_LEADING).rstrip(_TRAILING)
+    if len(token) < 4 or len(token) > MAX_URL_LENGTH or "." not in token:
+        return None
+    scheme = _SCHEME_IN_TOKEN.search(token)
+    if scheme is not None:
+        return token[scheme.start() :]
+    if token[:4].lower() == "www." or _bare_host(token):
+        return token
+    return None
+
+
 def extract_urls(text: str, *, limit: int = 100) -> list[tuple[str, str]]:
     """``(as written, normalised key)`` for each distinct URL-like string in ``text``, in
-    order, at most ``limit``; strings that do not normalise are skipped."""
+    order, at most ``limit``; strings that do not normalise are skipped. Linear in the
+    length of the text."""
     cleaned = text
     if _DEOBFUSCATE_ANY.search(text) is not None:
         for pattern, repl in _DEOBFUSCATE:
@@ -215,8 +238,10 @@ def extract_urls(text: str, *, limit: int = 100) -> list[tuple[str, str]]:
         return []
     found: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for m in _URL_IN_TEXT.finditer(cleaned):
-        raw = m.group(0).rstrip(_TRAILING)
+    for token in _TOKEN_SPLIT.split(cleaned):
+        raw = _candidate(token)
+        if raw is None:
+            continue
         try:
             key = normalise_url(raw)
         except ValueError:

@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any
 
 import ahocorasick
@@ -174,6 +175,15 @@ def check_pattern(pattern: str) -> regex.Pattern[str]:
 _DIGEST_CACHE_SIZE = 200_000
 
 
+def _grams(words: list[str], n: int) -> Iterable[str]:
+    """Runs of ``n`` consecutive words, joined by spaces, built at C speed."""
+    if n == 1:
+        return words
+    if n == 2:
+        return map(" ".join, pairwise(words))
+    return map(" ".join, zip(*(words[i:] for i in range(n)), strict=False))
+
+
 class _DigestCache(dict[str, bytes]):
     """n-gram -> its SHA-256, computed on first use."""
 
@@ -283,21 +293,15 @@ class TermMatcher:
         for n in self._hash_lengths_sorted:
             if len(words) < n:
                 break
-
-            def grams(n: int = n) -> Iterator[str]:
-                if n == 1:
-                    return iter(words)
-                return map(" ".join, zip(*(words[i:] for i in range(n)), strict=False))
-
             # common words and pairs repeat: their digests come from the cache, at C speed
-            if hashed.keys().isdisjoint(map(cache.__getitem__, grams())):
+            if hashed.keys().isdisjoint(map(cache.__getitem__, _grams(words, n))):
                 continue
             at = 0
             starts = []
             for w in words:
                 starts.append(at)
                 at += len(w) + 1
-            for i, gram in enumerate(grams()):
+            for i, gram in enumerate(_grams(words, n)):
                 for entry in hashed.get(cache[gram], ()):
                     if entry.word_count == n:
                         out.append((entry, starts[i], starts[i] + len(gram)))

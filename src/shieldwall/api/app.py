@@ -26,6 +26,7 @@ from shieldwall.api.routers import (
     me,
     overview,
     principles,
+    reports,
     scan,
     terms,
     text,
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(terms.router)
     app.include_router(text.router)
     app.include_router(exchanges.router)
+    app.include_router(reports.router)
 
     from shieldwall.web import mount_web
 

@@ -26,10 +26,12 @@ from shieldwall.cli import (
     config,
     db,
     demo,
+    dev,
     exchange,
     hashing,
     jobs,
     media,
+    reports,
     serve,
     survivor,
     text,
@@ -114,6 +116,8 @@ app.add_typer(classifiers.app, name="classifiers")
 app.add_typer(survivor.app, name="survivor")
 app.add_typer(text.text_app, name="text")
 app.add_typer(text.terms_app, name="terms")
+app.add_typer(reports.app, name="reports")
+app.add_typer(dev.app, name="dev")
 
 
 def main() -> None:

@@ -116,3 +116,22 @@ def test_empty_and_symbol_only_texts() -> None:
     m = TermMatcher([entry(1, EntryKind.TERM, "zorblax")])
     assert m.match("").hits == []
     assert m.match("!!! ??? \u200b").hits == []
+
+
+def test_required_literals_prefilter_regexes_without_changing_results() -> None:
+    from shieldwall.core.text_match import required_literal
+
+    assert required_literal(r"\bzorb\w+ (vid|pic)s?\b") == "zorb"
+    assert required_literal(r"(?:abc)+def") in {"abc", "def"}
+    assert required_literal(r"x{0,3}yyyz") == "yyyz"
+    assert required_literal(r"(a|aa)+") is None  # no literal every match must contain
+    assert required_literal(r"[a-z]+") is None
+    assert required_literal(r"\p{L}+zorb") is None  # regex-only syntax: always run
+    m = TermMatcher(
+        [
+            entry(1, EntryKind.REGEX, r"\bquux (feed|food)\b"),
+            entry(2, EntryKind.REGEX, r"\p{L}+ zorb\b"),
+        ]
+    )
+    assert sorted(h.entry.id for h in m.match("QUUX food and big zorb").hits) == [1, 2]
+    assert m.match("quu feed").hits == []

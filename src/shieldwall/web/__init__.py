@@ -17,8 +17,16 @@ def mount_web(app: FastAPI) -> None:
     import swagger_ui_bundle
 
     from shieldwall.web import accountability as accountability_pages
-    from shieldwall.web import banks, pages, preferences, review, review_media, scan
-    from shieldwall.web import conversations, terms
+    from shieldwall.web import (
+        banks,
+        conversations,
+        pages,
+        preferences,
+        review,
+        review_media,
+        scan,
+        terms,
+    )
     from shieldwall.web import exchanges as exchange_pages
     from shieldwall.web.security import install_handlers
 

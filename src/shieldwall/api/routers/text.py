@@ -51,7 +51,9 @@ def suggestions_filter(
 
 
 @router.post("/url-check", summary="Check a URL, or every URL in a text, against URL lists")
-def url_check(body: UrlCheckIn, db: DbSession, settings: SettingsDep, actor: Scanner) -> UrlCheckOut:
+def url_check(
+    body: UrlCheckIn, db: DbSession, settings: SettingsDep, actor: Scanner
+) -> UrlCheckOut:
     """A listed URL or domain answers ``block``; with a content_ref or account_ref it also
     opens or joins a case."""
     return matching.url_check(db, settings, body, actor=actor)
@@ -85,6 +87,7 @@ def contact_check(
         db,
         "contact.decided",
         actor=actor,
+        subject=f"account:{body.initiator_ref}" if body.initiator_ref else "",
         principles=(7,),
         payload={
             "decision": out.decision.value,

@@ -89,9 +89,7 @@ def upgrade() -> None:
             ["conversations.id"],
             name="fk_conversation_messages_conversation_id_conversations",
         ),
-        sa.UniqueConstraint(
-            "conversation_id", "message_ref", name="uq_conversation_messages_ref"
-        ),
+        sa.UniqueConstraint("conversation_id", "message_ref", name="uq_conversation_messages_ref"),
     )
     op.create_index(
         "ix_conversation_messages_window", "conversation_messages", ["conversation_id", "sent_at"]

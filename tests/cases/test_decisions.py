@@ -71,10 +71,13 @@ def actions_of(db: Database, case_id: int) -> list[tuple[str, str, str]]:
 
 
 def kinds(db: Database, case_id: int) -> list[str]:
+    """The case's own events (other capabilities' hooks may add theirs, e.g. reporting)."""
     with db.session() as s:
         return list(
             s.scalars(
-                select(Event.kind).where(Event.subject == f"case:{case_id}").order_by(Event.id)
+                select(Event.kind)
+                .where(Event.subject == f"case:{case_id}", Event.kind.startswith("case."))
+                .order_by(Event.id)
             )
         )
 

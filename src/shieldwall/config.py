@@ -540,6 +540,14 @@ class Settings(BaseSettings):
     def _check_classifiers(cls, value: list[ClassifierConfig]) -> list[ClassifierConfig]:
         return check_unique_names(value)
 
+    @field_validator("contact_policy")
+    @classmethod
+    def _check_contact_policy(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from shieldwall.textsignals.contact import parse_policy  # pure module: no cycle
+
+        parse_policy(value)
+        return value
+
     @field_validator("case_priority_rules")
     @classmethod
     def _check_priority_rules(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -186,3 +186,12 @@ def test_a_configured_contact_policy_replaces_the_default() -> None:
         contact.parse_policy([{"name": "x", "decision": "maybe"}])
     with pytest.raises(ValueError, match="age class"):
         contact.parse_policy([{"name": "x", "initiator": ["teen"], "decision": "allow"}])
+
+
+def test_a_bad_contact_policy_setting_is_refused_when_settings_load() -> None:
+    from pydantic import ValidationError
+
+    from shieldwall.config import Settings
+
+    with pytest.raises(ValidationError, match="contact_policy rule 1"):
+        Settings(contact_policy=[{"name": "x", "decision": "maybe"}])

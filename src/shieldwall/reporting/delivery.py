@@ -24,6 +24,7 @@ report. docs/reporting.md says so.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -100,22 +101,24 @@ class StepLog:
             self._after_step(step, file_index)
 
     def read_file(self, file: FileDetails) -> bytes | None:
+        """From the evidence vault when the file was preserved there, else from the media
+        kept for review; None when neither holds it (purged, or hash-only)."""
+        from shieldwall.core.errors import NotFound
+        from shieldwall.media import service as media
+
         with self.db.session() as session:
             if file.evidence_id is not None:
                 try:
-                    from shieldwall.evidence import service as evidence  # type: ignore[import-not-found,unused-ignore]
-
+                    evidence = importlib.import_module("shieldwall.evidence.service")
                     data: bytes = evidence.read_bytes(
                         session, self.settings, file.evidence_id, actor=ACTOR
                     )
                     return data
-                except ModuleNotFoundError:
-                    pass
+                except (ModuleNotFoundError, NotFound):
+                    pass  # no vault, or it holds no file: try the media kept for review
+        with self.db.session() as session:
             if file.media_id is None:
                 return None
-            from shieldwall.core.errors import NotFound
-            from shieldwall.media import service as media
-
             try:
                 return media.read(session, self.settings, file.media_id)
             except NotFound:

@@ -226,8 +226,10 @@ def test_reviewer_reveals_decides_and_the_platform_gets_a_signed_webhook(
     assert document["data"]["labels"] == ["A1"]
 
     # -- and the case page shows the delivery (reload until the worker has recorded it)
+    webhook = f"webhook:case:{mcase.case_id}:content.remove"
     wait_until(
-        lambda: sql("SELECT status FROM outbox_items") == "sent", what="the delivery recorded"
+        lambda: sql("SELECT status FROM outbox_items WHERE key = :k", k=webhook) == "sent",
+        what="the delivery recorded as sent",
     )
     page.reload()
     assert page.inner_text("[data-testid=delivery]") == "sent"

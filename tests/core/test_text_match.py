@@ -135,3 +135,10 @@ def test_required_literals_prefilter_regexes_without_changing_results() -> None:
     )
     assert sorted(h.entry.id for h in m.match("QUUX food and big zorb").hits) == [1, 2]
     assert m.match("quu feed").hits == []
+
+
+def test_terms_in_scripts_without_spaces_match_inside_text() -> None:
+    m = TermMatcher([entry(1, EntryKind.TERM, "\u5b50\u4f9b"), entry(2, EntryKind.TERM, "zorb")])
+    text = "\u79c1\u306f\u5b50\u4f9b\u304c\u597d\u304d zorbs"  # no spaces around the term
+    hits = m.match(text).hits
+    assert [(h.entry.id, text[h.start : h.end]) for h in hits] == [(1, "\u5b50\u4f9b")]

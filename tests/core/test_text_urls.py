@@ -69,6 +69,7 @@ def test_bad_urls_are_refused_with_a_reason(bad: str) -> None:
 
 def test_domains_and_parents() -> None:
     assert normalise_domain("WWW.Example.COM.") == "example.com"
+    assert normalise_domain("*.Example.com") == "example.com"
     with pytest.raises(ValueError, match="not a domain"):
         normalise_domain("http://example.com/")
     assert host_of("a.example.com:8080/p") == "a.example.com"

@@ -175,6 +175,24 @@ def check_pattern(pattern: str) -> regex.Pattern[str]:
 _DIGEST_CACHE_SIZE = 200_000
 
 
+_UNSPACED_RANGES = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+
+
+def _unspaced(ch: str) -> bool:
+    """Whether ``ch`` belongs to a script written without spaces between words."""
+    code = ord(ch)
+    return any(lo <= code <= hi for lo, hi in _UNSPACED_RANGES)
+
+
 def _grams(words: list[str], n: int) -> Iterable[str]:
     """Runs of ``n`` consecutive words, joined by spaces, built at C speed."""
     if n == 1:
@@ -234,7 +252,11 @@ class TermMatcher:
         if words:
             automaton = ahocorasick.Automaton()
             for key, found in words.items():
-                automaton.add_word(key, (len(key), tuple(found)))
+                # scripts written without spaces (Chinese, Japanese, Thai...) have no word
+                # boundaries to check: a term's edge in such a script matches anywhere
+                automaton.add_word(
+                    key, (len(key), tuple(found), _unspaced(key[0]), _unspaced(key[-1]))
+                )
             automaton.make_automaton()
             self._automaton = automaton
         # regexes with a required literal are found through one pass over their literals
@@ -266,10 +288,10 @@ class TermMatcher:
         found: list[tuple[MatchEntry, int, int]] = []  # spans in the normalised text
         if self._automaton is not None and norm:
             n = len(norm)
-            for end_idx, (length, entries) in self._automaton.iter(norm):
+            for end_idx, (length, entries, free_left, free_right) in self._automaton.iter(norm):
                 start = end_idx - length + 1
-                if (start == 0 or norm[start - 1] == " ") and (
-                    end_idx + 1 == n or norm[end_idx + 1] == " "
+                if (free_left or start == 0 or norm[start - 1] == " ") and (
+                    free_right or end_idx + 1 == n or norm[end_idx + 1] == " "
                 ):
                     found.extend((e, start, end_idx + 1) for e in entries)
         if self._hashed and norm:

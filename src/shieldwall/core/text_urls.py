@@ -79,11 +79,12 @@ class _BadUrl(ValueError):
 
 
 def normalise_domain(value: str) -> str:
-    """A domain as a list entry holds it: lower case, IDNA, no trailing dot, no ``www.``.
+    """A domain as a list entry holds it: lower case, IDNA, no trailing dot, no ``www.``
+    (a leading ``*.`` wildcard is accepted: a domain entry covers its subdomains anyway).
 
     Raises ``ValueError`` with a reason for anything that is not a host name.
     """
-    host = value.strip().lower().rstrip(".")
+    host = value.strip().lower().rstrip(".").removeprefix("*.")  # "*.example.com" as lists write it
     if "://" in host or "/" in host or not host:
         raise ValueError(f"not a domain name: {value[:80]!r}")
     return _normalise_host(host)

@@ -144,6 +144,8 @@ def test_reviewer_reveals_decides_and_the_platform_gets_a_signed_webhook(
     # -- the queue; j moves to the first case and Enter opens it
     page.click("nav >> text=Review")
     assert page.locator(f"tr[data-case='{mcase.case_id}']").count() == 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "review-queue.png"), full_page=True)
     page.keyboard.press("j")
     assert page.evaluate("document.activeElement.dataset.role") == "open"
     page.keyboard.press("Enter")
@@ -160,7 +162,6 @@ def test_reviewer_reveals_decides_and_the_platform_gets_a_signed_webhook(
     assert page.locator(".original").count() == 0
     assert originals == [], "the original was fetched without a reveal"
     assert revealed_events(sql) == 0
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "review-case-blurred.png"), full_page=True)
 
     # -- typing r in the note does not reveal anything

@@ -132,3 +132,26 @@ def test_escalate_and_disagree(db: Database, open_case: OpenCase, rita: User, sa
 
 def test_purge_scans(db: Database) -> None:
     assert "deleted 0 expired" in ok("cases", "purge-scans").output
+
+
+def test_rewrap_notes_after_a_key_rotation(
+    open_case: OpenCase, rita: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shieldwall.cases.queries import UNREADABLE_NOTE
+    from shieldwall.core.sealing import new_master_key_text
+
+    def note_now() -> str:
+        shown = json.loads(ok("cases", "show", str(case.id), "--json").output)
+        return str(shown["decisions"][0]["note"])
+
+    old_key, new_key = new_master_key_text(), new_master_key_text()
+    monkeypatch.setenv("SHIELDWALL_MASTER_KEY", old_key)
+    case = open_case()
+    ok("cases", "decide", str(case.id), "not_violating", "--note", "a cartoon", "--as", "rita")
+    monkeypatch.setenv("SHIELDWALL_MASTER_KEY", new_key)
+    assert note_now() == UNREADABLE_NOTE  # the old key is gone and nothing was re-wrapped
+    monkeypatch.setenv("SHIELDWALL_PREVIOUS_MASTER_KEYS", json.dumps([old_key]))
+    assert note_now() == "a cartoon"
+    assert "re-wrapped 1 note" in ok("cases", "rewrap-notes").output
+    monkeypatch.delenv("SHIELDWALL_PREVIOUS_MASTER_KEYS")
+    assert note_now() == "a cartoon"  # the new key alone opens it now

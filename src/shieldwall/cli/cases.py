@@ -278,6 +278,16 @@ def confirm(
     note(f"case {case_id} is {status}", style="green")
 
 
+@app.command("rewrap-notes")
+def rewrap_notes() -> None:
+    """Re-wrap reviewers' sealed notes under the current master key, after a rotation
+    (put the old key in previous_master_keys until this and `shieldwall media rewrap` ran)."""
+    settings = load()
+    with open_database(settings) as db, db.session() as session:
+        done = service.rewrap_notes(session, settings)
+    note(f"re-wrapped {done:,} note(s) under the current master key")
+
+
 @app.command("purge-scans")
 def purge_scans() -> None:
     """Delete scan records past scan_retention_days (run daily, e.g. from cron)."""

@@ -394,3 +394,22 @@ def test_a_failing_text_classifier_never_breaks_ingest(
     )
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == 1
+
+
+@pytest.mark.usefixtures("lists")
+def test_a_message_with_a_listed_url_is_blocked_and_joins_a_case(
+    client: TestClient, integration: dict[str, str], db: Database
+) -> None:
+    msgs = [
+        message(0, "u-adult", "hello there"),
+        message(1, "u-adult", "look: hxxp://cdn.worse.example/a"),
+    ]
+    conv = client.post("/v1/messages", headers=integration, json={"messages": msgs}).json()
+    out = conv["conversations"][0]
+    assert out["blocked_messages"] == ["c-1-m1"]
+    assert out["case_id"] is not None
+    assert out["over_threshold"] is False
+    with db.session() as s:
+        case = s.get(Case, out["case_id"])
+        assert case is not None
+        assert "url_match" in case.sources

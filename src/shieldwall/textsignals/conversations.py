@@ -267,6 +267,7 @@ def ingest(
     for ref, items in grouped.items():
         conversation = _conversation(session, ref)
         url_hits: list[TermHit] = []
+        blocked: list[str] = []
         seen_refs: set[str] = set()
         for m in items:
             if m.message_id in seen_refs or repository.message_exists(
@@ -279,7 +280,10 @@ def ingest(
             for who, info in m.recipient_ages.items():
                 _remember_age(conversation, who[:200], info)
             accepted += 1
+            before = len(url_hits)
             _store(session, conversation, m, rules, matcher, keyring, url_hits, classifiers)
+            if len(url_hits) > before:
+                blocked.append(m.message_id)
         session.flush()
         window = _trim(session, settings, conversation)
         scored = _score(rules, conversation, window)
@@ -289,7 +293,9 @@ def ingest(
         conversation.rules_version = rules.version
         if scored.over_threshold or url_hits:
             _to_case(session, settings, conversation, window, scored, rules, url_hits, actor)
-        results.append(_out(conversation, scored, rules, len(window)))
+        out = _out(conversation, scored, rules, len(window))
+        out.blocked_messages = blocked
+        results.append(out)
     session.flush()
     return MessagesOut(accepted=accepted, duplicates=duplicates, conversations=results)
 

@@ -367,6 +367,10 @@ class ConversationOut(BaseModel):
     rules_version: str
     case_id: int | None = None
     messages_in_window: int
+    blocked_messages: list[str] = Field(
+        default_factory=list,
+        description="Ids of messages in this batch linking to listed URLs or domains: block them.",
+    )
 
 
 class MessagesOut(BaseModel):

@@ -30,6 +30,7 @@ from shieldwall.api.routers import (
     scan,
     terms,
     text,
+    transparency,
     users,
 )
 from shieldwall.config import Settings, load_settings
@@ -112,6 +113,7 @@ def create_app(
     app.include_router(text.router)
     app.include_router(exchanges.router)
     app.include_router(reports.router)
+    app.include_router(transparency.router)
 
     from shieldwall.web import mount_web
 

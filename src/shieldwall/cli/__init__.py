@@ -35,6 +35,7 @@ from shieldwall.cli import (
     serve,
     survivor,
     text,
+    transparency,
     user,
 )
 from shieldwall.cli.console import EXIT_ERROR, describe_validation_error, print_error
@@ -117,6 +118,7 @@ app.add_typer(survivor.app, name="survivor")
 app.add_typer(text.text_app, name="text")
 app.add_typer(text.terms_app, name="terms")
 app.add_typer(reports.app, name="reports")
+app.add_typer(transparency.app, name="transparency")
 app.add_typer(dev.app, name="dev")
 
 

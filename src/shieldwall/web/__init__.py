@@ -57,4 +57,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(preferences.router)
     app.include_router(terms.router)
     app.include_router(conversations.router)
+    from shieldwall.web import transparency as transparency_pages
+
+    app.include_router(transparency_pages.router)
     install_handlers(app)

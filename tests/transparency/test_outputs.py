@@ -64,7 +64,9 @@ def test_cli_writes_json_csv_and_html(known: Database, cli: None, tmp_path: Path
     assert verdicts == {"verdict=allow": "13", "verdict=review": "2", "verdict=block": "2"}
     trend = [r for r in rows if r["metric_id"] == "content_scanned" and r["row"] == "trend"]
     assert [(r["period_start"], r["value"]) for r in trend] == [
-        ("2025-07-01", "2"), ("2025-01-01", "0"), ("2024-07-01", "0"),
+        ("2025-07-01", "2"),
+        ("2025-01-01", "0"),
+        ("2024-07-01", "0"),
     ]  # three earlier half-years by default
 
     run("transparency", "report", *PERIOD, "--format", "html", "--out", str(tmp_path / "r.html"))

@@ -19,6 +19,7 @@ from shieldwall.api.routers import (
     banks,
     cases,
     events,
+    evidence,
     exchanges,
     health,
     hma,
@@ -112,6 +113,7 @@ def create_app(
     app.include_router(terms.router)
     app.include_router(text.router)
     app.include_router(exchanges.router)
+    app.include_router(evidence.router)
     app.include_router(reports.router)
     app.include_router(transparency.router)
 

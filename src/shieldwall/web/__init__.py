@@ -60,4 +60,7 @@ def mount_web(app: FastAPI) -> None:
     from shieldwall.web import transparency as transparency_pages
 
     app.include_router(transparency_pages.router)
+    from shieldwall.web import reports as report_pages
+
+    app.include_router(report_pages.router)
     install_handlers(app)

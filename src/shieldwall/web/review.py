@@ -33,6 +33,7 @@ from shieldwall.core.access import Scope
 from shieldwall.core.errors import InvalidInput, ShieldwallError
 from shieldwall.core.taxonomy import DECISION_LABELS, INDUSTRY_CLASSIFICATION, Term
 from shieldwall.db.base import utcnow
+from shieldwall.web import reports as report_pages
 from shieldwall.web.render import form_error, render, templates
 from shieldwall.web.review_media import NO_STORE, media_views
 from shieldwall.web.review_signals import signal_extras
@@ -272,6 +273,7 @@ def _case_page(
             "two_person_labels": sorted(settings.case_two_person_labels),
             "max_note": MAX_NOTE,
             "next_case_id": cases.next_in_queue(db, after_case_id=case_id),
+            "reporting": report_pages.case_panel(db, settings, case_id, user),
             "form": form or {},
             "error": error,
             "notice": notice,

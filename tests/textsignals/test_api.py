@@ -413,3 +413,38 @@ def test_a_message_with_a_listed_url_is_blocked_and_joins_a_case(
         case = s.get(Case, out["case_id"])
         assert case is not None
         assert "url_match" in case.sources
+
+
+def test_a_not_violating_decision_releases_the_preserved_texts(
+    client: TestClient, integration: dict[str, str], db: Database, settings: Any
+) -> None:
+    from shieldwall.cases import service as cases
+    from shieldwall.cases.schemas import Outcome
+    from shieldwall.core.access import Role
+    from shieldwall.users import service as users
+    from tests.conftest import make_user
+
+    msgs = [message(i, s, t) for i, (s, t) in enumerate(GROOMING)]
+    out = client.post("/v1/messages", headers=integration, json={"messages": msgs}).json()
+    case_id = out["conversations"][0]["case_id"]
+    reviewer = make_user(db, "rita", Role.REVIEWER)
+    with db.session() as s:
+        cases.decide(
+            s,
+            settings,
+            case_id,
+            outcome=Outcome.NOT_VIOLATING,
+            label=None,
+            note="",
+            actor=users.principal_for(reviewer),
+        )
+    with db.session() as s:
+        rows = list(s.scalars(select(ConversationMessage)))
+        assert rows
+        assert not any(r.preserved for r in rows)
+    assert len(events(db, "conversation.released")) == 1
+    # later messages of the conversation are no longer kept for that case
+    later = client.post(
+        "/v1/messages", headers=integration, json={"messages": [message(9, "u-adult", "ok")]}
+    ).json()
+    assert later["conversations"][0]["case_id"] is None

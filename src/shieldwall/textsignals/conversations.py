@@ -12,6 +12,10 @@ weights and the ids of the messages they were found in, and every message in the
 from then on is preserved for the reviewer (sealed) until the case's own retention
 removes it. A message with a listed URL also joins the case (``url_match``).
 
+A case decided *not violating* releases the conversation's messages back to the normal
+retention and stops counting what they showed (``conversation.released``); a violating
+decision keeps them.
+
 Events: ``conversation.flagged`` when a window's indicators change a case (ids and scores
 only); the case itself records ``case.opened``/``case.signal_added``;
 ``conversation.messages_purged`` for retention deletes.
@@ -32,7 +36,8 @@ from sqlalchemy.orm import Session
 
 from shieldwall.audit import service as audit
 from shieldwall.cases import service as cases
-from shieldwall.cases.schemas import CaseSource, SignalIn, Subject
+from shieldwall.cases.models import Case
+from shieldwall.cases.schemas import CaseSource, Outcome, SignalIn, Subject
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal
 from shieldwall.core.sealing import Keyring, SealError, seal, unseal
@@ -175,15 +180,17 @@ def _window_messages(rows: Sequence[ConversationMessage]) -> list[WindowMessage]
         hits = [
             IndicatorHit(str(i["indicator"]), int(i["start"]), int(i["end"]))  # type: ignore[call-overload]
             for i in row.indicators
-            if "indicator" in i
+            if "indicator" in i and not i.get("reviewed")
         ]
         lists = [
             (str(i["list_category"]), str(i["severity"]))
             for i in row.indicators
-            if "list_category" in i
+            if "list_category" in i and not i.get("reviewed")
         ]
         classified = [
-            (str(i["classifier"]), str(i["label"])) for i in row.indicators if "classifier" in i
+            (str(i["classifier"]), str(i["label"]))
+            for i in row.indicators
+            if "classifier" in i and not i.get("reviewed")
         ]
         out.append(
             WindowMessage(
@@ -410,6 +417,39 @@ def _to_case(
                 "rules_version": rules.version,
             },
         )
+
+
+def release_on_decision(session: Session, settings: Settings, case: Case, actor: Principal) -> None:
+    """A conversation's case decided *not violating*: its messages stop being preserved and
+    return to the normal retention, what they showed no longer counts towards the score (a
+    new case needs new signals), and new messages are no longer preserved for it. A
+    violating decision keeps them (the evidence module preserves what it needs)."""
+    if case.outcome != Outcome.NOT_VIOLATING.value or case.subject_kind != "conversation":
+        return
+    conversation = repository.get_conversation(session, case.subject_ref, lock=True)
+    if conversation is None or conversation.case_id != case.id:
+        return
+    released = 0
+    for row in repository.window(session, conversation.id):
+        # reviewed: what these messages showed no longer counts towards a new case
+        row.indicators = [{**i, "reviewed": True} for i in row.indicators]
+        if row.preserved:
+            row.preserved = False
+            released += 1
+    conversation.case_id = None
+    session.flush()
+    audit.record(
+        session,
+        "conversation.released",
+        actor=actor,
+        subject=f"case:{case.id}",
+        principles=(3,),
+        payload={"conversation_id": conversation.id, "messages": released},
+    )
+
+
+for _source in (CaseSource.GROOMING, CaseSource.URL_MATCH):
+    cases.register_decision_hook(_source, release_on_decision)
 
 
 def purge_expired(session: Session, settings: Settings, now: datetime | None = None) -> int:

@@ -27,6 +27,7 @@ from shieldwall.cli import (
     db,
     demo,
     dev,
+    evidence,
     exchange,
     hashing,
     jobs,
@@ -113,6 +114,7 @@ app.add_typer(demo.app, name="demo")
 app.add_typer(accountability.app, name="accountability")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(media.app, name="media")
+app.add_typer(evidence.app, name="evidence")
 app.add_typer(classifiers.app, name="classifiers")
 app.add_typer(survivor.app, name="survivor")
 app.add_typer(text.text_app, name="text")

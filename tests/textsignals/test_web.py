@@ -131,7 +131,7 @@ def test_conversation_window_hides_texts_until_revealed(
     with db.session() as s:
         events = list(s.scalars(select(Event).where(Event.kind == "conversation.revealed")))
     assert len(events) == 1
-    assert events[0].payload["message"] == "c-1-m3"
+    assert events[0].payload["messages"] == ["c-1-m3"]
     assert "secret" not in str(events[0].payload)
     make_user(db, "ana", Role.ANALYST)
     assert login_as("ana").get(f"/review/cases/{case_id}/conversation").status_code == 403

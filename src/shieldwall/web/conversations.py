@@ -1,7 +1,8 @@
 """The conversation window of a case (principle 3): who wrote what and when, with the
 grooming indicators found in each message. Texts are hidden by default, like media: each
 message is revealed on its own, and every reveal is an event (``conversation.revealed``:
-who, which case, which message; never the text)."""
+who, which case, which messages; never the text). A reviewer whose preferences turn default
+blurring off sees every text at once, logged the same way."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 
 from shieldwall.api.deps import DbSession
 from shieldwall.audit import service as audit
+from shieldwall.cases.preferences import preferences_for
 from shieldwall.config import Settings
 from shieldwall.core.access import Scope
 from shieldwall.textsignals import conversations, repository
@@ -48,6 +50,8 @@ def conversation_page(
     reveal: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
+    # a reviewer who turned default blurring off sees the texts at once (logged the same way)
+    show_all = not preferences_for(db, user.user_id).blur
     conversation = repository.conversation_for_case(db, case_id)
     window = conversations.window_for_case(db, settings, case_id)
     rows = []
@@ -57,7 +61,9 @@ def conversation_page(
             for i in m["indicators"]
             if i.get("start") is not None
         ]
-        shown = reveal is not None and reveal == m["message_id"] and m["error"] is None
+        shown = m["error"] is None and (
+            show_all or (reveal is not None and reveal == m["message_id"])
+        )
         rows.append(
             {
                 **m,
@@ -67,7 +73,8 @@ def conversation_page(
                 "names": sorted({s[2] for s in spans}),
             }
         )
-    if reveal is not None and any(r["shown"] for r in rows):
+    revealed = [r["message_id"] for r in rows if r["shown"]]
+    if revealed:
         audit.record(
             db,
             "conversation.revealed",
@@ -76,7 +83,9 @@ def conversation_page(
             principles=(3,),
             payload={
                 "conversation_id": conversation.id if conversation else None,
-                "message": reveal[:200],
+                "messages": revealed[:50],
+                "count": len(revealed),
+                "how": "preference" if show_all else "reveal",
             },
         )
     response = render(

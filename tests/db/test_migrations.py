@@ -28,7 +28,7 @@ TABLES = {
     "acc_disclosures", "acc_ncmec_counts", "acc_ncmec_totals", "acc_evidence", "acc_imports",
     "exchanges", "exchange_runs", "exchange_items", "exchange_quarantine", "exchange_shares",
     "term_lists", "term_entries", "conversations", "conversation_messages",
-    "reports", "report_cases", "report_steps",
+    "reports", "report_cases", "report_steps", "report_contexts",
     "evidence_items", "evidence_holds",
 }
 

@@ -67,3 +67,17 @@ class ReportStep(Base):
     external_ref: Mapped[str | None] = mapped_column(String(200), default=None)
     detail: Mapped[str] = mapped_column(String(500), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportContext(Base):
+    """What the platform told us about a case for its report (the reported user's screen
+    name, IP capture events, device ids, recipients, victims, jurisdictions...), sealed at
+    rest with the case id as associated data. One per case."""
+
+    __tablename__ = "report_contexts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    data_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shieldwall.reporting.models import Report, ReportCase, ReportStep
+from shieldwall.reporting.models import Report, ReportCase, ReportContext, ReportStep
 
 
 def get(session: Session, report_id: int, *, for_update: bool = False) -> Report | None:
@@ -71,3 +71,8 @@ def list_reports(
     if before_id is not None:
         stmt = stmt.where(Report.id < before_id)
     return list(session.scalars(stmt))
+
+
+def context_of(session: Session, case_id: int) -> ReportContext | None:
+    stmt = select(ReportContext).where(ReportContext.case_id == case_id)
+    return session.scalars(stmt).first()

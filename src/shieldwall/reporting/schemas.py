@@ -19,6 +19,7 @@ from shieldwall.integrations.cybertipline.model import (
 __all__ = [
     "STATUS_WORDS",
     "STEP_WORDS",
+    "ContextSaved",
     "ReportContext",
     "ReportOut",
     "ReportPage",
@@ -77,6 +78,11 @@ class ReportContext(BaseModel):
     file_annotations: tuple[FileAnnotation, ...] = ()
     publicly_available: bool | None = None
     urls: tuple[str, ...] = ()
+
+
+class ContextSaved(BaseModel):
+    case_id: int
+    report_id: int | None = Field(description="The case's report, rebuilt, if one is queued.")
 
 
 class StepOut(BaseModel):

@@ -44,6 +44,7 @@ from shieldwall.jobs import repository as jobs_repository
 from shieldwall.jobs.models import OutboxStatus
 from shieldwall.reporting import destinations, repository
 from shieldwall.reporting.models import Report, ReportCase, ReportStep
+from shieldwall.reporting.models import ReportContext as ReportContextRow
 from shieldwall.reporting.schemas import (
     STATUS_WORDS,
     STEP_WORDS,
@@ -66,6 +67,8 @@ __all__ = [
     "reporter_from",
     "retract",
     "retry",
+    "set_context",
+    "stored_context",
     "to_out",
 ]
 
@@ -268,7 +271,9 @@ def missing_for_case(session: Session, settings: Settings, case: Case) -> list[s
     destination when one exists, else the route's)."""
     report = repository.for_case(session, case.id)
     data = (
-        read_data(settings, report) if report is not None else build_data(session, settings, case)
+        read_data(settings, report)
+        if report is not None
+        else build_data(session, settings, case, stored_context(session, settings, case.id))
     )
     name = (
         report.destination
@@ -323,6 +328,74 @@ def _preserve_evidence(
     return data.model_copy(update={"files": tuple(files)})
 
 
+def _context_aad(case_id: int) -> bytes:
+    return f"report-context:case:{case_id}".encode()
+
+
+def stored_context(session: Session, settings: Settings, case_id: int) -> ReportContext | None:
+    """The context the platform supplied for ``case_id``, if any."""
+    row = repository.context_of(session, case_id)
+    if row is None:
+        return None
+    plain = unseal(row.data_sealed, settings.resolved_keyring(), aad=_context_aad(case_id))
+    return ReportContext.model_validate_json(plain)
+
+
+def set_context(
+    session: Session,
+    settings: Settings,
+    case_id: int,
+    context: ReportContext,
+    *,
+    actor: Principal | str,
+) -> Report | None:
+    """Store what the platform knows about ``case_id`` for its report (replacing what was
+    there). A report already queued for this case alone (not yet sending) is rebuilt with
+    it; one being sent or sent is not changed (:class:`Conflict`). Returns that report."""
+    case = cases_repository.get_case(session, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist", case_id=case_id)
+    report = repository.for_case(session, case_id)
+    if report is not None:
+        report = get_report(session, report.id, for_update=True)
+        if report.status != ReportStatus.QUEUED or report.case_count > 1:
+            raise Conflict(
+                f"case {case_id}'s report {report.id} is {report.status}"
+                + (" and covers several cases" if report.case_count > 1 else "")
+                + "; its content can no longer change",
+                report_id=report.id,
+            )
+    now = utcnow()
+    sealed = seal(
+        context.model_dump_json().encode(), settings.resolved_keyring(), aad=_context_aad(case_id)
+    )
+    row = repository.context_of(session, case_id)
+    who = actor.actor if isinstance(actor, Principal) else actor
+    if row is None:
+        session.add(
+            ReportContextRow(case_id=case_id, data_sealed=sealed, updated_by=who, updated_at=now)
+        )
+    else:
+        row.data_sealed = sealed
+        row.updated_by = who
+        row.updated_at = now
+    if report is not None:
+        data = build_data(session, settings, case, context)
+        data = _preserve_evidence(session, settings, report, data)
+        _write_data(settings, report, data)
+        report.updated_at = now
+    session.flush()
+    audit.record(
+        session,
+        "report.context_set",
+        actor=actor,
+        subject=f"case:{case_id}",
+        principles=list(case.principles or [1]),
+        payload={"case_id": case_id, "report_id": report.id if report else None},
+    )
+    return report
+
+
 def queue_for_case(
     session: Session,
     settings: Settings,
@@ -338,6 +411,8 @@ def queue_for_case(
     existing = repository.for_case(session, case.id)
     if existing is not None:
         return existing
+    if context is None:
+        context = stored_context(session, settings, case.id)
     data = build_data(session, settings, case, context)
     name = destination or destinations.route(
         settings, user_country=data.user_country, content_country=data.content_country

@@ -9,11 +9,19 @@ from fastapi import APIRouter, Path, Query
 from shieldwall.api.deps import DbSession, SettingsDep, require
 from shieldwall.core.access import Principal, Scope
 from shieldwall.reporting import service
-from shieldwall.reporting.schemas import ReportOut, ReportPage, ReportStatus
+from shieldwall.reporting.schemas import (
+    ContextSaved,
+    ReportContext,
+    ReportOut,
+    ReportPage,
+    ReportStatus,
+)
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Reader = Annotated[Principal, require(Scope.REPORTS_READ)]
 Writer = Annotated[Principal, require(Scope.REPORTS_WRITE)]
+#: The platform's servers (the key that sends signals in) supply a case's report context.
+Submitter = Annotated[Principal, require(Scope.CASES_SUBMIT)]
 ReportId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
@@ -65,3 +73,19 @@ def retry_report(
 ) -> ReportOut:
     report = service.retry(db, settings, report_id, actor=actor)
     return service.to_out(db, settings, report)
+
+
+@router.put(
+    "/contexts/{case_id}",
+    summary="What the platform knows about a case for its report (the reported user's "
+    "details, IP capture events, device ids, recipients, victims, countries)",
+)
+def set_context(
+    case_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: ReportContext,
+    db: DbSession,
+    settings: SettingsDep,
+    actor: Submitter,
+) -> ContextSaved:
+    report = service.set_context(db, settings, case_id, body, actor=actor)
+    return ContextSaved(case_id=case_id, report_id=report.id if report else None)

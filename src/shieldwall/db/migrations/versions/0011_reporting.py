@@ -78,8 +78,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_report_steps_report_id", "report_steps", ["report_id"])
 
+    op.create_table(
+        "report_contexts",
+        sa.Column("id", BIG_ID, nullable=False, autoincrement=True),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("data_sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_by", sa.String(120), nullable=False),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_report_contexts"),
+        sa.UniqueConstraint("case_id", name="uq_report_contexts_case_id"),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_report_contexts_case_id_cases"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("report_contexts")
     op.drop_index("ix_report_steps_report_id", table_name="report_steps")
     op.drop_table("report_steps")
     op.drop_index("ix_report_cases_report_id", table_name="report_cases")

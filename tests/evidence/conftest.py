@@ -24,6 +24,7 @@ from shieldwall.users.models import User
 from tests.cases.conftest import match_signal
 from tests.conftest import SYSTEM, make_user
 from tests.media.samples import picture
+from tests.web.conftest import login_as, new_client  # noqa: F401 - the web tests' fixtures
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ def preserve_decided(session: Session, settings: Settings, case: Case, actor: Pr
     if case.outcome != Outcome.VIOLATING or case.appeal_of_case_id is not None:
         return
     data = {"trigger": "decision", "outcome": case.outcome, "label": case.label}
-    for media_id in media_of(session, case) or [None]:
+    held: list[int | None] = list(media_of(session, case))
+    for media_id in held or [None]:
         service.preserve(
             session, settings, case_id=case.id, media_id=media_id, data=data, actor=actor
         )

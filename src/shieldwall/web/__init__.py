@@ -63,4 +63,7 @@ def mount_web(app: FastAPI) -> None:
     from shieldwall.web import reports as report_pages
 
     app.include_router(report_pages.router)
+    from shieldwall.web import evidence as evidence_pages
+
+    app.include_router(evidence_pages.router)
     install_handlers(app)

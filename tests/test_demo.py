@@ -23,7 +23,8 @@ def test_demo_bank_blocks_its_pictures_and_near_duplicates(
     with db.session() as s:
         banks = s.scalars(select(Bank).where(Bank.name == DEMO_BANK)).all()
         assert len(banks) == 1
-        assert s.scalar(select(func.count()).select_from(BankEntry)) == 6
+        in_bank = select(func.count()).where(BankEntry.bank_id == banks[0].id)
+        assert s.scalar(in_bank) == 6
     index = MatchIndex(db, settings)
     index.load()
     folder = Path(settings.data_dir) / "demo-images"

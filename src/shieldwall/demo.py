@@ -172,6 +172,10 @@ def seed_demo(db: Database, settings: Settings) -> DemoLogin:
         if tracker:
             created.append(tracker)
 
+    activity = _seed_transparency_activity(db, settings)
+    if activity:
+        created.append(activity)
+
     return DemoLogin(
         username=wanted["username"],
         password=wanted["password"],
@@ -257,3 +261,116 @@ def _live_demo_key(session: Session, plain: str) -> str | None:
     if key.expires_at is not None and key.expires_at <= utcnow():
         return None
     return plain
+
+
+DEMO_REVIEW_BANK = "DEMO_REVIEW_STAND_INS"
+#: Seeds of generated stand-in pictures: scanned without a match, put in the review bank,
+#: sent as a survivor's takedown request.
+DEMO_PLAIN_SEEDS = range(100, 124)
+DEMO_REVIEW_SEEDS = range(200, 212)
+DEMO_TAKEDOWN_SEEDS = (300, 301)
+
+
+def _seed_transparency_activity(db: Database, settings: Settings) -> str:
+    """Realistic activity for the transparency report at /transparency, once: scans through
+    the matching index, hash-match cases from a review bank, reviewers' decisions, user
+    reports and survivors' takedown requests, all through the real services, so every
+    number on the report comes from real events. Skipped when the demo already did it."""
+    from shieldwall.audit import repository as audit_repository
+    from shieldwall.banks.schemas import BankAction
+    from shieldwall.cases import scanning
+    from shieldwall.cases import service as cases
+    from shieldwall.cases.schemas import Outcome
+    from shieldwall.demo_media import jpeg, stand_in
+    from shieldwall.intake import service as intake
+    from shieldwall.intake import takedowns
+    from shieldwall.intake.schemas import HashIn, TakedownRequestIn, UserReportIn
+    from shieldwall.matching import service as matching
+    from shieldwall.matching.index import MatchIndex
+
+    actor = Principal.system("demo")
+    platform = Principal.system("demo-platform")
+    with db.session() as session:
+        done = audit_repository.list_events(
+            session, kind="scan.completed", actor=platform.actor, limit=1
+        )
+        if done:
+            return ""
+        reviewer_user = users_repository.get_user_by_username(session, "demo-reviewer")
+        if reviewer_user is None:
+            return ""
+        reviewer = users_service.principal_for(reviewer_user)
+        if banks_repository.get_bank_by_name(session, DEMO_REVIEW_BANK) is None:
+            banks_service.create_bank(
+                session,
+                BankCreate(
+                    name=DEMO_REVIEW_BANK,
+                    description="Demo only: generated abstract pictures whose matches go to "
+                    "a reviewer (the transparency report's demo activity).",
+                    action=BankAction.REVIEW,
+                    labels=["demo"],
+                ),
+                actor=actor,
+            )
+            entries = [
+                EntryIn(signal_type="md5", value=hash_bytes(jpeg(stand_in(n))).md5, labels=["demo"])
+                for n in DEMO_REVIEW_SEEDS
+            ]
+            banks_service.add_entries(session, DEMO_REVIEW_BANK, entries, actor=actor)
+    index = MatchIndex(db, settings)
+    index.load()
+    pictures = [(f"demo-post-{n}", jpeg(stand_in(n))) for n in DEMO_PLAIN_SEEDS]
+    pictures += [(f"demo-post-{n}", jpeg(stand_in(n))) for n in DEMO_REVIEW_SEEDS]
+    options = matching.hash_options(
+        index,
+        quality_floor=settings.pdq_quality_floor,
+        max_pixels=settings.max_image_pixels,
+        max_bytes=settings.scan_max_bytes,
+    )
+    case_ids: list[int] = []
+    with db.session() as session:
+        matcher = matching.Matcher(session, index, quality_floor=settings.pdq_quality_floor)
+        for n, (content, data) in enumerate(pictures):
+            result = matching.scan_media(
+                matcher, data, declared_type="image/jpeg", options=options, bank_names=None,
+            )  # fmt: skip
+            result = scanning.after_scan(
+                session, settings, result, source="upload", actor=platform,
+                refs=scanning.ScanRefs(content, f"demo-account-{n % 7}"), data=data,
+                media_type="image/jpeg",
+            )  # fmt: skip
+            matching.record_scan(session, result, actor=platform, source="upload")
+            if result.case_id is not None:
+                case_ids.append(result.case_id)
+        reports = []
+        for n in range(3):
+            received = intake.submit_report(
+                session, settings,
+                UserReportIn(reporter_id=f"demo-reporter-{n}", category="child_sexual_exploitation",
+                             content_id=f"demo-reported-post-{n}", account_id=f"demo-account-{n}"),
+                actor=platform,
+            )  # fmt: skip
+            assert received.report.case_id is not None
+            reports.append(received.report.case_id)
+        for seed in DEMO_TAKEDOWN_SEEDS:
+            md5 = hash_bytes(jpeg(stand_in(seed))).md5
+            taken = takedowns.submit_takedown(
+                session, settings, TakedownRequestIn(hashes=[HashIn(signal_type="md5", value=md5)]),
+                client_address=None,
+            )  # fmt: skip
+            assert taken.request.case_id is not None
+            reports.append(taken.request.case_id)
+        labels = ["A1", "A2", "B1", "B2"]
+        decided = 0
+        for n, case_id in enumerate(case_ids + reports):
+            violating = n % 6 != 5
+            cases.decide(
+                session, settings, case_id,
+                outcome=Outcome.VIOLATING if violating else Outcome.NOT_VIOLATING,
+                label=labels[n % 4] if violating else None, note="", actor=reviewer,
+            )  # fmt: skip
+            decided += 1
+    return (
+        f"transparency demo activity: {len(pictures)} scans, {len(case_ids)} hash-match cases, "
+        f"3 user reports, {len(DEMO_TAKEDOWN_SEEDS)} takedown requests, {decided} decisions"
+    )

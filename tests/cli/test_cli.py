@@ -319,6 +319,8 @@ def test_demo_seed_is_idempotent(env: CliEnv) -> None:
         "username=admin", f"password={saved['password']}",
     ]
     assert f"demo login: admin / {saved['password']}" in first.output
+    with env.session() as session:
+        after_first = audit_repository.count_events(session)
 
     second = ok("demo", "seed")
     assert read_file(path) == saved
@@ -340,8 +342,11 @@ def test_demo_seed_is_idempotent(env: CliEnv) -> None:
         ]
         principal = apikeys_service.authenticate(session, saved["api_key"])
         assert principal.scopes == frozenset({Scope.SCAN})
-        # 3 users, 1 key, the demo bank and its entries: once
-        assert audit_repository.count_events(session) == 6
+        # 3 users, 1 key, the demo bank and its entries, the transparency demo activity:
+        # all once (the second seed wrote nothing)
+        assert audit_repository.count_events(session) == after_first
+        kinds = {e.kind for e in audit_repository.list_events(session, limit=1000)}
+        assert {"user.created", "apikey.created", "bank.created", "case.decided"} <= kinds
     ok("audit", "verify")
 
 

@@ -301,7 +301,7 @@ def build_report(
             "events_in_period": repository.count_in(session, period.since, period.until),
             "last_event_id": anchor[0] if anchor else None,
             "last_event_hash": anchor[1] if anchor else None,
-            "note": "The newest event at the end of the period; `shieldwall events verify` "
+            "note": "The newest event at the end of the period; `shieldwall audit verify` "
             "checks the chain up to it.",
         },
     }

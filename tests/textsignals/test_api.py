@@ -448,3 +448,22 @@ def test_a_not_violating_decision_releases_the_preserved_texts(
         "/v1/messages", headers=integration, json={"messages": [message(9, "u-adult", "ok")]}
     ).json()
     assert later["conversations"][0]["case_id"] is None
+
+
+def test_conversation_state_for_reviewers_without_texts(
+    client: TestClient, integration: dict[str, str], admin_key: str
+) -> None:
+    msgs = [message(i, s, t) for i, (s, t) in enumerate(GROOMING)]
+    client.post("/v1/messages", headers=integration, json={"messages": msgs})
+    # a platform's integration key cannot read reviewers' material
+    assert_problem(
+        client.get("/v1/conversations/c-1", headers=integration), 403, "permission-denied"
+    )
+    r = client.get("/v1/conversations/c-1", headers=auth(admin_key))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["case_id"] is not None
+    assert "secrecy_request" in body["indicators"]
+    assert len(body["messages"]) == 5
+    assert "secret" not in r.text  # never the texts
+    assert_problem(client.get("/v1/conversations/nope", headers=auth(admin_key)), 404, "not-found")

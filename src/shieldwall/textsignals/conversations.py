@@ -40,6 +40,7 @@ from shieldwall.cases.models import Case
 from shieldwall.cases.schemas import CaseSource, Outcome, SignalIn, Subject
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal
+from shieldwall.core.errors import NotFound
 from shieldwall.core.sealing import Keyring, SealError, seal, unseal
 from shieldwall.core.text import normalise, sanitise
 from shieldwall.core.text_match import EntryKind, TermHit
@@ -60,9 +61,11 @@ from shieldwall.textsignals.schemas import (
     AgeInfo,
     Category,
     ConversationOut,
+    ConversationStateOut,
     IndicatorOut,
     MessageIn,
     MessagesOut,
+    WindowMessageOut,
 )
 
 #: term-list categories that count in a conversation's score
@@ -470,6 +473,32 @@ def purge_expired(session: Session, settings: Settings, now: datetime | None = N
             payload={"deleted": total},
         )
     return total
+
+
+def state(session: Session, ref: str) -> ConversationStateOut:
+    """A conversation's score, indicators, case and window, without any text."""
+    conversation = repository.get_conversation(session, ref)
+    if conversation is None:
+        raise NotFound(f"no conversation {ref[:200]!r} is kept", conversation_id=ref[:200])
+    return ConversationStateOut(
+        conversation_id=conversation.ref,
+        score=conversation.score,
+        indicators=list(conversation.indicators),
+        rules_version=conversation.rules_version,
+        case_id=conversation.case_id,
+        participants=_classes(conversation),
+        messages=[
+            WindowMessageOut(
+                message_id=row.message_ref,
+                sender=row.sender_ref,
+                recipients=list(row.recipient_refs),
+                sent_at=row.sent_at,
+                indicators=list(row.indicators),
+                preserved=row.preserved,
+            )
+            for row in repository.window(session, conversation.id)
+        ],
+    )
 
 
 def window_for_case(session: Session, settings: Settings, case_id: int) -> list[dict[str, Any]]:

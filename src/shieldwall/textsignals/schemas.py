@@ -382,3 +382,24 @@ class MessagesOut(BaseModel):
 def entry_fields(raw: dict[str, Any]) -> dict[str, Any]:
     """A file row's fields, blanks dropped so defaults apply."""
     return {k: v for k, v in raw.items() if v not in (None, "")}
+
+
+class WindowMessageOut(BaseModel):
+    """A message of a conversation's window, without its text."""
+
+    message_id: str
+    sender: str
+    recipients: list[str]
+    sent_at: datetime
+    indicators: list[dict[str, Any]]
+    preserved: bool
+
+
+class ConversationStateOut(BaseModel):
+    conversation_id: str
+    score: float
+    indicators: list[str]
+    rules_version: str
+    case_id: int | None
+    participants: dict[str, str] = Field(description="Participant -> age class.")
+    messages: list[WindowMessageOut]

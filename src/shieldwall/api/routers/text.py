@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from shieldwall.api.deps import DbSession, SettingsDep, require
 from shieldwall.audit import service as audit
@@ -16,6 +16,7 @@ from shieldwall.textsignals import contact, conversations, matching
 from shieldwall.textsignals.schemas import (
     ContactCheckIn,
     ContactCheckOut,
+    ConversationStateOut,
     MessagesIn,
     MessagesOut,
     SearchCheckIn,
@@ -72,6 +73,20 @@ def messages(body: MessagesIn, db: DbSession, settings: SettingsDep, actor: Scan
     over the threshold opens or joins a case. A message id already stored is a duplicate
     (nothing changes), so a batch can be retried."""
     return conversations.ingest(db, settings, body.messages, actor=actor)
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    summary="A conversation's score, indicators, case and window (never the texts)",
+)
+def conversation_state(
+    conversation_id: Annotated[str, Path(min_length=1, max_length=200)],
+    db: DbSession,
+    _: Annotated[Principal, require(Scope.CASES_READ)],
+) -> ConversationStateOut:
+    """For reviewers' tools: texts are read on the case's conversation page, where each
+    reveal is logged."""
+    return conversations.state(db, conversation_id)
 
 
 @router.post("/contact-check", summary="May one account contact another? (principle 7)")

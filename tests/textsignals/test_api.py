@@ -467,3 +467,35 @@ def test_conversation_state_for_reviewers_without_texts(
     assert len(body["messages"]) == 5
     assert "secret" not in r.text  # never the texts
     assert_problem(client.get("/v1/conversations/nope", headers=auth(admin_key)), 404, "not-found")
+
+
+def test_nul_and_control_characters_are_refused_not_stored(
+    client: TestClient, integration: dict[str, str]
+) -> None:
+    # PostgreSQL text cannot hold NUL: these must be clean 422s on every database
+    bad = [
+        ("/v1/term-lists", {"name": "L", "description": "a\u0000b"}),
+        ("/v1/messages", {"messages": [message(0, "u\u0000x", "hi")]}),
+        ("/v1/messages", {"messages": [message(0, "u-adult", "hi", conv="c\u0000")]}),
+        (
+            "/v1/messages",
+            {"messages": [message(0, "u-adult", "hi", recipient_ages={"a\u0000": {}})]},
+        ),
+        ("/v1/search-check", {"query": "x", "account_ref": "a\u0000"}),
+    ]
+    for path, body in bad:
+        assert_problem(client.post(path, headers=integration, json=body), 422, "invalid-input")
+    client.post("/v1/term-lists", headers=integration, json={"name": "L"})
+    r = client.post(
+        "/v1/term-lists/L/entries",
+        headers=integration,
+        json={"kind": "term", "value": "zorb\u0000", "category": "csam_seeking"},
+    )
+    assert_problem(r, 422, "invalid-input")
+    # a NUL inside a message's text is fine: texts are sealed, never stored as text
+    ok = client.post(
+        "/v1/messages",
+        headers=integration,
+        json={"messages": [message(1, "u-adult", "how old\u0000are you")]},
+    )
+    assert ok.status_code == 200, ok.text

@@ -23,7 +23,15 @@ MAX_TEXT_CHARS = 20_000
 MAX_QUERY_CHARS = 1000
 MAX_SUGGESTIONS = 100
 MAX_MESSAGES_PER_CALL = 500
-REF = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+#: A platform's reference (conversation, message, account...): no control characters, which
+#: PostgreSQL text cannot hold (NUL) and logs should not.
+REF = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=200, strip_whitespace=True, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+NO_NUL = r"^[^\x00]*$"
 LANGUAGE = Annotated[str, StringConstraints(pattern=r"^([a-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$")]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -53,13 +61,13 @@ class FileFormat(StrEnum):
 class TermListCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, StringConstraints(pattern=LIST_NAME_PATTERN)]
-    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    description: Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)] = ""
     enabled: bool = True
 
 
 class TermListUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)] | None = None
     enabled: bool | None = None
 
 
@@ -86,11 +94,15 @@ class TermEntryIn(BaseModel):
     severity: Severity = Severity.MEDIUM
     language: LANGUAGE = ""
     word_count: int = Field(1, ge=1, le=MAX_HASHED_WORDS)
-    source_record_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    source_record_id: (
+        Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] | None
+    ) = None
 
     @model_validator(mode="after")
     def _canonical(self) -> TermEntryIn:
         value = sanitise(self.value).strip()
+        if any((c < " " and c != "\t") or c == "\x7f" for c in value):
+            raise ValueError("a value cannot contain control characters")
         kind = self.kind
         if kind in (EntryKind.TERM, EntryKind.PHRASE):
             norm = normalise(value)
@@ -342,7 +354,7 @@ class MessageIn(BaseModel):
     sent_at: datetime
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
     sender_age: AgeInfo | None = None
-    recipient_ages: dict[str, AgeInfo] = Field(default_factory=dict, max_length=50)
+    recipient_ages: dict[REF, AgeInfo] = Field(default_factory=dict, max_length=50)
 
 
 class MessagesIn(BaseModel):

@@ -88,7 +88,7 @@ def test_a_fetcher_that_lost_its_lease_writes_nothing_more(
         return original(request)
 
     fake.dispatch = steal_on_second_page  # type: ignore[method-assign]
-    run = fetch(name, batch_records=10)
+    run = fetch(name, batch_records=10, prefetch=0)
     assert run.status == "failed"
     assert "took over" in (run.error or "")
     assert len(live_values(db, bank.id)) == 10  # only the batch committed before the theft

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from shieldwall.banks.models import Bank, BankEntry
+from shieldwall.db import bulk
 
 _entries = cast(Table, BankEntry.__table__)
 
@@ -227,7 +228,9 @@ def insert_entries(
     if returning:
         stmt = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
         return [int(i) for i in session.execute(stmt, list(rows)).scalars()]
-    session.execute(insert(_entries), list(rows))
+    bulk.insert_rows(
+        session, _entries, INSERT_COLUMNS, ([row[c] for c in INSERT_COLUMNS] for row in rows)
+    )
     return []
 
 

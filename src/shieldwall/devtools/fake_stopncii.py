@@ -65,11 +65,28 @@ class SyntheticRecords(Sequence[dict[str, Any]]):
             raise IndexError(i)
         return record(pdq_for(i), ts=self.ts(i))
 
+    def json_of(self, start: int, end: int) -> str:
+        """The JSON of records ``start``..``end``, rendered directly (the benchmark's fake
+        must cost little next to the clients it serves)."""
+        return ",".join(
+            _RECORD % (self.ts(i), hashlib.sha256(f"stopncii:{i}".encode()).hexdigest())
+            for i in range(start, end)
+        )
+
+
+_RECORD = (
+    '{"lastModtimestamp":%d,"signalType":"ImagePDQ","hashValue":"%s","hashStatus":"Active",'
+    '"caseNumbers":{"case-1":"Active"},"CSPFeedbacks":[]}'
+)
+
 
 class FakeStopNcii(FakeService):
     def __init__(self, records: Sequence[Any] | None = None) -> None:
         super().__init__()
-        self.records: Sequence[Any] = list(records or [])
+        self.records: Sequence[Any] = (
+            records if isinstance(records, SyntheticRecords) else list(records or [])
+        )
+        self._keys: tuple[int, list[int]] | None = None
         self.feedback: list[dict[str, Any]] = []
         #: A page token is refused (400) once this many FetchHashes calls came after it.
         self.token_ttl_requests: int | None = None
@@ -105,8 +122,9 @@ class FakeStopNcii(FakeService):
             if start <= records.start_ts:
                 return 0
             return min(len(records), (start - records.start_ts) * records.per_second)
-        keys = [_ts(r) for r in records]
-        return bisect.bisect_left(keys, start)
+        if self._keys is None or self._keys[0] != id(records):
+            self._keys = (id(records), [_ts(r) for r in records])
+        return bisect.bisect_left(self._keys[1], start)
 
     # ---- HTTP ---------------------------------------------------------------------------
 
@@ -159,8 +177,17 @@ class FakeStopNcii(FakeService):
             return _json(body)
         records = self.records
         end = min(len(records), offset + size)
-        page = [records[i] for i in range(offset, end)]
         more = end < len(records)
+        if isinstance(records, SyntheticRecords):
+            last_ts = records.ts(end - 1) if end > 0 else start
+            token = json.dumps(_token(start, end, fetch_no) if more else None)
+            text = (
+                f'{{"count":{max(0, end - offset)},"nextPageToken":{token},'
+                f'"nextSetTimestamp":{last_ts},"hasMoreRecords":{json.dumps(more)},'
+                f'"hashRecords":[{records.json_of(offset, end)}]}}'
+            )
+            return Reply(200, text.encode(), {"Content-Type": "application/json"})
+        page = [records[i] for i in range(offset, end)]
         last_ts = _ts(records[end - 1]) if end > 0 and len(records) else start
         body = {
             "count": len(page),
@@ -189,3 +216,30 @@ def _json(body: Any) -> Reply:
         json.dumps(body, separators=(",", ":")).encode(),
         {"Content-Type": "application/json"},
     )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m shieldwall.devtools.fake_stopncii --records N``: serve N synthetic
+    records on loopback until stopped; prints the base URL (``.../v1``) on one line."""
+    import argparse
+    import sys
+    import threading
+
+    from shieldwall.devtools.fake_http import Running
+
+    parser = argparse.ArgumentParser(prog="python -m shieldwall.devtools.fake_stopncii")
+    parser.add_argument("--records", type=int, default=1000)
+    parser.add_argument("--per-second", type=int, default=100)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    fake = FakeStopNcii(SyntheticRecords(args.records, per_second=args.per_second))
+    with Running(fake, port=args.port) as server:
+        print(f"{server.url}/v1", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from shieldwall.banks.models import Bank, BankEntry
+from shieldwall.db import bulk
 from shieldwall.exchanges.models import (
     Exchange,
     ExchangeItem,
@@ -220,9 +221,25 @@ def items_for_records(
     return out
 
 
+ITEM_COLUMNS = (
+    "exchange_id",
+    "bank_id",
+    "record_id",
+    "signal_type",
+    "value_key",
+    "labels",
+    "first_seen",
+    "last_seen",
+    "removed_at",
+)
+
+
 def insert_items(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert provenance rows (dicts with :data:`ITEM_COLUMNS`) in one bulk statement."""
     if rows:
-        session.execute(insert(_items), list(rows))
+        bulk.insert_rows(
+            session, _items, ITEM_COLUMNS, ([row[c] for c in ITEM_COLUMNS] for row in rows)
+        )
 
 
 def update_items(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -89,6 +90,56 @@ class RunOptions:
     stop: threading.Event | None = None
     #: Called after every committed batch with the run's totals so far.
     progress: Callable[[ingest.Applied], None] | None = None
+    #: Pages fetched ahead while a batch is applied (0: one page at a time).
+    prefetch: int = 2
+
+
+_DONE = object()
+
+
+def prefetched(pages: Iterator[Page], depth: int, timeout: float) -> Generator[Page, None, None]:
+    """``pages``, fetched up to ``depth`` pages ahead on another thread, so the source's
+    answers arrive while the database applies the previous batch. Memory stays bounded by
+    ``depth`` pages; errors reach the consumer in order; stopping early stops the fetching
+    (after the request under way, at most ``timeout`` seconds)."""
+    if depth <= 0:
+        yield from pages
+        return
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="shieldwall-fetch-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Page)
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=max(0.1, timeout))
 
 
 def new_owner() -> str:
@@ -228,8 +279,12 @@ class FetchRun:
         with http:
             adapter = build_adapter(exchange, credentials, http, clock=self.options.wall_clock)
             buffer = _Buffer()
+            ahead = self.options.prefetch
+            pages: Generator[Page, None, None] = prefetched(
+                adapter.pages(checkpoint), ahead, deadline.remaining()
+            )
             try:
-                for page in adapter.pages(checkpoint):
+                for page in pages:
                     buffer.add(page)
                     self.pages += 1
                     due = (
@@ -250,6 +305,8 @@ class FetchRun:
             except SourceError:
                 self._commit(buffer)  # the complete pages before the trouble
                 raise
+            finally:
+                pages.close()  # stops fetching ahead before the HTTP client closes
             self._commit(buffer)
 
     def _keep_lease(self) -> None:

@@ -30,6 +30,7 @@ TABLES = {
     "term_lists", "term_entries", "conversations", "conversation_messages",
     "reports", "report_cases", "report_steps", "report_contexts",
     "evidence_items", "evidence_holds",
+    "transparency_reports",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -12,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
+from shieldwall.audit.chain import canonical_json
 from shieldwall.cli import app as cli_app
 from shieldwall.config import Settings
 from shieldwall.core.access import Role, Scope
@@ -20,6 +22,7 @@ from shieldwall.transparency import dsa, exports, service, validation
 from shieldwall.transparency.service import load_log
 from tests.conftest import PASSWORD, KeyFactory, auth, make_user
 from tests.transparency.conftest import H1
+from tests.web.conftest import SqlScalar
 from tests.web.html_forms import login
 
 PERIOD = ["--from", "2026-01-01", "--to", "2026-06-30"]
@@ -247,3 +250,38 @@ def test_load_log_reads_no_actor(known: Database) -> None:
         log = load_log(session, H1.until, ["report.sent"])
     assert all(not hasattr(row, "actor") for row in log.of("report.sent"))
     assert service.today().year >= 2026
+
+
+# ---- publishing ----------------------------------------------------------------------------
+
+
+def test_publish_keeps_the_report_as_published(
+    known: Database, client: TestClient, make_key: KeyFactory, sql: SqlScalar
+) -> None:
+    writer = make_key([Scope.REPORTS_WRITE])
+    reader = make_key([Scope.REPORTS_READ])
+    period = {"from": "2026-01-01", "to": "2026-06-30"}
+    assert client.post("/v1/transparency/reports/published", params=period,
+                       headers=auth(reader)).status_code == 403  # fmt: skip
+    made = client.post("/v1/transparency/reports/published", params=period, headers=auth(writer))
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["period"] == {"start": "2026-01-01", "end": "2026-06-30"}
+    listed = client.get("/v1/transparency/reports/published", headers=auth(reader)).json()
+    assert [r["id"] for r in listed] == [body["id"]]
+    document = client.get(
+        f"/v1/transparency/reports/published/{body['id']}", headers=auth(reader)
+    ).json()
+    assert validation.problems(document) == []
+    assert hashlib.sha256(canonical_json(document).encode()).hexdigest() == body["sha256"]
+    assert sql("SELECT count(*) FROM events WHERE kind = 'transparency.published'") == 1
+    missing = client.get("/v1/transparency/reports/published/999", headers=auth(reader))
+    assert missing.status_code == 404
+
+
+def test_cli_publish_and_list(known: Database, cli: None) -> None:
+    out = run("transparency", "publish", *PERIOD).output
+    assert "published report 1 for 2026 H1" in out
+    assert "2026-01-01 to 2026-06-30" in run("transparency", "published").output
+    shown = json.loads(run("transparency", "published", "--show", "1").output)
+    assert shown["period"]["label"] == "2026 H1"

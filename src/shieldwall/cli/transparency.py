@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from shieldwall.cli.console import load, note, open_database, out
-from shieldwall.transparency import dsa, exports, service
+from shieldwall.core.access import Principal
+from shieldwall.transparency import dsa, exports, repository, service
 from shieldwall.transparency.metrics import METRICS
 from shieldwall.transparency.periods import resolve
 
@@ -24,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+ACTOR = Principal.system("cli")
 From = Annotated[
     str | None,
     typer.Option("--from", help="First day (YYYY-MM-DD, UTC). Default: this half-year's."),
@@ -137,3 +139,35 @@ def statements(
         period = resolve(start, end, today=service.today())
         body = dsa.export(session, settings, period)
     _write(json.dumps(body, indent=2, ensure_ascii=False) + "\n", path)
+
+
+@app.command()
+def publish(start: From = None, end: To = None) -> None:
+    """Keep the report for a period exactly as computed now (event transparency.published);
+    `shieldwall transparency published` lists what was published."""
+    settings = load()
+    with open_database(settings) as db, db.session() as session:
+        period = resolve(start, end, today=service.today())
+        row = service.publish(session, settings, period, actor=ACTOR)
+        note(f"published report {row.id} for {period.label} (sha256 {row.sha256[:16]}...)")
+
+
+@app.command()
+def published(
+    show: Annotated[int | None, typer.Option("--show", help="Print this report's JSON.")] = None,
+) -> None:
+    """Published reports, newest first (or one of them as JSON with --show ID)."""
+    settings = load()
+    with open_database(settings) as db, db.session() as session:
+        if show is not None:
+            typer.echo(json.dumps(service.get_published(session, show).document, indent=2))
+            return
+        table = Table("id", "period", "published at (UTC)", "sha256")
+        for row in repository.list_published(session):
+            table.add_row(
+                str(row.id),
+                f"{row.period_start} to {row.period_end}",
+                row.published_at.strftime("%Y-%m-%d %H:%M"),
+                row.sha256,
+            )
+    out().print(table)

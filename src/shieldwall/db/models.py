@@ -15,6 +15,7 @@ from shieldwall.matching import models as matching_models
 from shieldwall.media import models as media_models
 from shieldwall.reporting import models as reporting_models
 from shieldwall.textsignals import models as textsignals_models
+from shieldwall.transparency import models as transparency_models
 from shieldwall.users import models as users_models
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "media_models",
     "reporting_models",
     "textsignals_models",
+    "transparency_models",
     "users_models",
 ]

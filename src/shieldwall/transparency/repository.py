@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from shieldwall.audit.models import Event
+from shieldwall.transparency.models import PublishedReport
 
 
 def event_rows(
@@ -58,3 +59,18 @@ def count_in(session: Session, since: datetime, until: datetime) -> int:
     return int(
         session.scalar(stmt.where(Event.occurred_at >= since, Event.occurred_at < until)) or 0
     )
+
+
+def add_published(session: Session, row: PublishedReport) -> PublishedReport:
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_published(session: Session, *, limit: int = 100) -> list[PublishedReport]:
+    stmt = select(PublishedReport).order_by(PublishedReport.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def get_published(session: Session, report_id: int) -> PublishedReport | None:
+    return session.get(PublishedReport, report_id)

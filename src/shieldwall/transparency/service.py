@@ -14,6 +14,7 @@ names are ever read: events are read without their actor.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,8 +23,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import shieldwall
+from shieldwall.audit import service as audit
+from shieldwall.audit.chain import canonical_json
 from shieldwall.audit.models import Event
 from shieldwall.config import Settings
+from shieldwall.core.access import Principal
 from shieldwall.core.errors import NotFound
 from shieldwall.core.principles import PRINCIPLES
 from shieldwall.db.base import utcnow
@@ -37,6 +41,7 @@ from shieldwall.transparency.metrics import (
     MetricDef,
     Tally,
 )
+from shieldwall.transparency.models import PublishedReport
 from shieldwall.transparency.periods import Period, trend_periods
 
 SCHEMA_VERSION = "1.0"
@@ -316,6 +321,50 @@ def build_report(
             "be measured."
         )
     return report
+
+
+# ---- publishing ----------------------------------------------------------------------------
+
+
+def publish(
+    session: Session, settings: Settings, period: Period, *, actor: Principal | str
+) -> PublishedReport:
+    """Compute the report and keep it exactly as published (event
+    ``transparency.published``). Publishing the same period again keeps another snapshot."""
+    document = build_report(session, settings, period)
+    digest = hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+    row = repository.add_published(
+        session,
+        PublishedReport(
+            period_start=period.start,
+            period_end=period.end,
+            schema_version=SCHEMA_VERSION,
+            sha256=digest,
+            document=document,
+            published_by=actor.actor if isinstance(actor, Principal) else actor,
+        ),
+    )
+    audit.record(
+        session,
+        "transparency.published",
+        actor=actor,
+        subject=f"transparency_report:{row.id}",
+        principles=[11],
+        payload={
+            "published_report_id": row.id,
+            "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat(),
+            "sha256": digest,
+        },
+    )
+    return row
+
+
+def get_published(session: Session, report_id: int) -> PublishedReport:
+    row = repository.get_published(session, report_id)
+    if row is None:
+        raise NotFound(f"no published report {report_id}", published_report_id=report_id)
+    return row
 
 
 # ---- traceability --------------------------------------------------------------------------

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import Response
 
 from shieldwall.api.deps import DbSession, SettingsDep, require
 from shieldwall.audit.schemas import EventOut
 from shieldwall.core.access import Principal, Scope
-from shieldwall.transparency import exports, service
+from shieldwall.transparency import exports, repository, service
 from shieldwall.transparency.metrics import METRICS
+from shieldwall.transparency.models import PublishedReport
 from shieldwall.transparency.periods import resolve
 
 router = APIRouter(prefix="/v1/transparency", tags=["transparency"])
@@ -89,3 +90,40 @@ def explain_metric(
             EventOut.model_validate(e).model_dump(mode="json") for e in found.events[:limit]
         ],
     }
+
+
+Writer = Annotated[Principal, require(Scope.REPORTS_WRITE)]
+
+
+def _summary(row: PublishedReport) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "period": {"start": row.period_start.isoformat(), "end": row.period_end.isoformat()},
+        "schema_version": row.schema_version,
+        "sha256": row.sha256,
+        "published_at": row.published_at.isoformat(),
+    }
+
+
+@router.post(
+    "/reports/published",
+    status_code=status.HTTP_201_CREATED,
+    summary="Publish the report for a period: keep it exactly as computed now",
+)
+def publish_report(
+    db: DbSession, settings: SettingsDep, actor: Writer, start: FromDay = None, end: ToDay = None
+) -> dict[str, Any]:
+    period = resolve(start, end, today=service.today())
+    return _summary(service.publish(db, settings, period, actor=actor))
+
+
+@router.get("/reports/published", summary="Published reports, newest first")
+def list_published(db: DbSession, _: Reader) -> list[dict[str, Any]]:
+    return [_summary(row) for row in repository.list_published(db)]
+
+
+@router.get("/reports/published/{report_id}", summary="A published report, as published")
+def get_published(
+    db: DbSession, _: Reader, report_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> dict[str, Any]:
+    return service.get_published(db, report_id).document

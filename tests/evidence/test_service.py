@@ -171,6 +171,26 @@ def test_media_already_purged_gives_an_item_without_a_file(
     assert (item.file_state, item.no_file_reason) == ("not_held", "media_expired")
 
 
+def test_a_file_missing_at_first_is_filled_in_by_a_later_preserve(
+    db: Database, settings: Settings, make_case: MakeCase
+) -> None:
+    case, media_id = make_case(33)
+    assert media_id is not None
+    with db.session() as s:
+        media_file = media.media_dir(settings) / media.get(s, media_id).uuid
+    aside = media_file.with_name("aside")
+    media_file.rename(aside)
+    first = preserve(db, settings, case.id, media_id)
+    assert (first.file_state, first.no_file_reason) == ("not_held", "media_unreadable")
+    aside.rename(media_file)
+    again = preserve(db, settings, case.id, media_id, report_id=9)
+    assert again.id == first.id
+    assert (again.file_state, again.no_file_reason) == ("held", None)
+    with db.session() as s:
+        assert service.read_bytes(s, settings, again.id, actor=SYSTEM) == picture(33)
+    assert "file" in events(db, "evidence.updated")[-1].payload["changed"]
+
+
 def test_bad_input_is_refused_without_writing(
     db: Database, settings: Settings, make_case: MakeCase
 ) -> None:
@@ -477,3 +497,59 @@ def test_a_not_violating_decision_preserves_nothing(
             actor=who(rita),
         )
     assert items(db) == 0
+
+
+# ---- concurrency ---------------------------------------------------------------------------
+
+
+def test_two_sessions_preserving_the_same_case_and_media_make_one_item(
+    db: Database, settings: Settings, make_case: MakeCase
+) -> None:
+    """Two transactions race to preserve the same case and media: one item, one file."""
+    import threading
+
+    from tests.conftest import PG_URL
+    from tests.media.test_service import wait_for_lock_waiter
+
+    case, media_id = make_case(50)
+    results: list[int] = []
+    errors: list[BaseException] = []
+    first_done = threading.Event()
+    release_first = threading.Event()
+
+    def first() -> None:
+        try:
+            with db.session() as s:
+                item = service.preserve(s, settings, case_id=case.id, media_id=media_id, data={})
+                results.append(item.id)
+                first_done.set()
+                release_first.wait(timeout=30)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            first_done.set()
+
+    def second() -> None:
+        try:
+            with db.session() as s:
+                item = service.preserve(s, settings, case_id=case.id, media_id=media_id, data={})
+                results.append(item.id)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert first_done.wait(timeout=30)
+    two = threading.Thread(target=second)
+    two.start()
+    if PG_URL:
+        wait_for_lock_waiter(db)  # the second insert waits on the first's unique key
+    release_first.set()
+    one.join(timeout=30)
+    two.join(timeout=30)
+    assert errors == []
+    assert len(results) == 2
+    assert len(set(results)) == 1
+    assert items(db) == 1
+    assert len(list(service.evidence_dir(settings).iterdir())) == 1
+    with db.session() as s:
+        assert service.read_bytes(s, settings, results[0], actor=SYSTEM) == picture(50)

@@ -53,15 +53,23 @@ class TestMalformedJson:
         [("POST", "/v1/users"), ("PATCH", "/v1/users/1"), ("POST", "/v1/api-keys")],
     )
     @pytest.mark.parametrize(
-        "raw", [b'{"username":', b"{'single': 'quotes'}", b"[1, 2,]", b'{"a": 1}}'],
+        "raw",
+        [b'{"username":', b"{'single': 'quotes'}", b"[1, 2,]", b'{"a": 1}}'],
     )
     def test_unparseable_body_is_400_malformed_json(
-        self, client: TestClient, admin_key: str, db: Database, method: str, path: str,
+        self,
+        client: TestClient,
+        admin_key: str,
+        db: Database,
+        method: str,
+        path: str,
         raw: bytes,
     ) -> None:
         before = user_count(db)
         response = client.request(
-            method, path, content=raw,
+            method,
+            path,
+            content=raw,
             headers={**auth(admin_key), "Content-Type": "application/json"},
         )
         body = assert_problem(response, 400, "malformed-json")
@@ -88,7 +96,8 @@ class TestSchemaErrors:
     ) -> None:
         before = user_count(db)
         response = client.post(
-            "/v1/users", headers=auth(admin_key),
+            "/v1/users",
+            headers=auth(admin_key),
             json={"username": 5, "password": ["x"], "role": "emperor"},
         )
         body = assert_problem(response, 422, "invalid-input")
@@ -96,9 +105,7 @@ class TestSchemaErrors:
         assert "username" in body["detail"]
         assert user_count(db) == before
 
-    def test_missing_required_fields_are_named(
-        self, client: TestClient, admin_key: str
-    ) -> None:
+    def test_missing_required_fields_are_named(self, client: TestClient, admin_key: str) -> None:
         response = client.post("/v1/users", headers=auth(admin_key), json={})
         body = assert_problem(response, 422, "invalid-input")
         assert {"username", "password", "role"} <= error_fields(body)
@@ -113,7 +120,12 @@ class TestSchemaErrors:
         ids=["create-user", "update-user", "create-key"],
     )
     def test_unknown_fields_are_forbidden(
-        self, client: TestClient, admin_key: str, db: Database, method: str, path: str,
+        self,
+        client: TestClient,
+        admin_key: str,
+        db: Database,
+        method: str,
+        path: str,
         payload: dict[str, Any],
     ) -> None:
         before = user_count(db)
@@ -171,12 +183,24 @@ class TestAuthentication:
             ("X-API-Key", "garbage", "malformed"),
         ],
         ids=[
-            "no-key", "basic", "token-scheme", "empty-bearer", "malformed", "short-prefix",
-            "wrong-brand", "unknown-prefix", "x-api-key-unknown", "x-api-key-malformed",
+            "no-key",
+            "basic",
+            "token-scheme",
+            "empty-bearer",
+            "malformed",
+            "short-prefix",
+            "wrong-brand",
+            "unknown-prefix",
+            "x-api-key-unknown",
+            "x-api-key-malformed",
         ],
     )
     def test_bad_credentials_are_401(
-        self, client: TestClient, admin_key: str, header: str | None, value: str | None,
+        self,
+        client: TestClient,
+        admin_key: str,
+        header: str | None,
+        value: str | None,
         says: str,
     ) -> None:
         headers = {header: value} if header and value is not None else {}
@@ -231,7 +255,12 @@ class TestPermissionDenied:
         ],
     )
     def test_body_names_the_missing_scope(
-        self, client: TestClient, make_key: KeyFactory, db: Database, method: str, path: str,
+        self,
+        client: TestClient,
+        make_key: KeyFactory,
+        db: Database,
+        method: str,
+        path: str,
         scope: Scope,
     ) -> None:
         reviewer = make_user(db, "rita", Role.REVIEWER)
@@ -301,8 +330,11 @@ class TestMethodNotAllowed:
 
     @pytest.mark.parametrize(
         ("path", "allowed"),
-        [("/v1/users", {"GET", "POST"}), ("/v1/users/1", {"GET", "PATCH"}),
-         ("/v1/api-keys", {"GET", "POST"})],
+        [
+            ("/v1/users", {"GET", "POST"}),
+            ("/v1/users/1", {"GET", "PATCH"}),
+            ("/v1/api-keys", {"GET", "POST"}),
+        ],
     )
     def test_allow_header_lists_every_supported_method(
         self, client: TestClient, admin_key: str, path: str, allowed: set[str]
@@ -318,11 +350,11 @@ class TestMethodNotAllowed:
 
 
 class TestConflict:
-    def test_duplicate_username(
-        self, client: TestClient, admin_key: str, db: Database
-    ) -> None:
-        assert client.post("/v1/users", headers=auth(admin_key),
-                           json=new_user_json("dup")).status_code == 201
+    def test_duplicate_username(self, client: TestClient, admin_key: str, db: Database) -> None:
+        assert (
+            client.post("/v1/users", headers=auth(admin_key), json=new_user_json("dup")).status_code
+            == 201
+        )
         created = event_count(db, "user.created")
         response = client.post("/v1/users", headers=auth(admin_key), json=new_user_json("dup"))
         body = assert_problem(response, 409, "conflict")
@@ -342,8 +374,10 @@ class TestConflict:
         assert body["key_id"] == victim_id
         # the first revocation time stands
         listed = client.get("/v1/api-keys", headers=auth(admin_key)).json()
-        assert next(k for k in listed if k["id"] == victim_id)["revoked_at"] == \
-            first.json()["revoked_at"]
+        assert (
+            next(k for k in listed if k["id"] == victim_id)["revoked_at"]
+            == first.json()["revoked_at"]
+        )
 
 
 # ---- 413 ------------------------------------------------------------------------------------
@@ -361,7 +395,8 @@ class TestPayloadTooLarge:
     ) -> None:
         before = user_count(db)
         response = client.post(
-            "/v1/users", content=body_of_size(LIMIT + 1),
+            "/v1/users",
+            content=body_of_size(LIMIT + 1),
             headers={**auth(admin_key), "Content-Type": "application/json"},
         )
         body = assert_problem(response, 413, "payload-too-large")
@@ -374,7 +409,8 @@ class TestPayloadTooLarge:
         payload = body_of_size(LIMIT)
         assert len(payload) == LIMIT
         response = client.post(
-            "/v1/users", content=payload,
+            "/v1/users",
+            content=payload,
             headers={**auth(admin_key), "Content-Type": "application/json"},
         )
         # not refused by size: the schema (password at most 1024 characters) answers
@@ -389,10 +425,11 @@ class TestPayloadTooLarge:
         def chunks() -> Iterator[bytes]:
             payload = body_of_size(LIMIT + 4096)
             for start in range(0, len(payload), 4096):
-                yield payload[start:start + 4096]
+                yield payload[start : start + 4096]
 
         response = client.post(
-            "/v1/users", content=chunks(),
+            "/v1/users",
+            content=chunks(),
             headers={**auth(admin_key), "Content-Type": "application/json"},
         )
         assert "content-length" not in {k.lower() for k in response.request.headers}
@@ -406,10 +443,11 @@ class TestPayloadTooLarge:
 
         def chunks() -> Iterator[bytes]:
             for start in range(0, len(payload), 7):
-                yield payload[start:start + 7]
+                yield payload[start : start + 7]
 
         response = client.post(
-            "/v1/users", content=chunks(),
+            "/v1/users",
+            content=chunks(),
             headers={**auth(admin_key), "Content-Type": "application/json"},
         )
         assert response.status_code == 201, response.text
@@ -426,7 +464,8 @@ SECRET_DETAIL = "db password is hunter2 at /srv/secret/path.py"
 def crashing_app(app: FastAPI, db: Database) -> FastAPI:
     def crash_after_writing(db: DbSession) -> None:
         users_service.create_user(
-            db, UserCreate(username="halfway", password=PASSWORD, role=Role.ANALYST),
+            db,
+            UserCreate(username="halfway", password=PASSWORD, role=Role.ANALYST),
             actor=SYSTEM,
         )
         raise RuntimeError(SECRET_DETAIL)
@@ -453,6 +492,22 @@ class TestInternalError:
             assert leak not in response.text
         with db.session() as session:
             assert session.scalar(select(User).where(User.username == "halfway")) is None
+
+
+def test_error_context_never_replaces_the_problem_members(app: FastAPI, client: TestClient) -> None:
+    """A domain error whose context happens to use a member name (status, request_id, ...)
+    still answers a well-formed problem with its own status and the real request id."""
+    from shieldwall.core.errors import Conflict
+
+    def clashing() -> None:
+        raise Conflict("already decided", status="decided", request_id="forged", case_id=7)
+
+    app.add_api_route("/v1/test-clash", clashing, methods=["POST"])
+    response = client.post("/v1/test-clash", headers={"X-Request-ID": "real-id-1"})
+    body = assert_problem(response, 409, "conflict")
+    assert body["status"] == 409
+    assert body["request_id"] == "real-id-1"
+    assert body["case_id"] == 7
 
 
 # ---- 503 ------------------------------------------------------------------------------------
@@ -484,10 +539,26 @@ class TestRequestId:
 
     @pytest.mark.parametrize(
         "incoming",
-        ["has spaces in it", "a" * 200, "A" * 65, "short", "semi;colon-id", "<script>xx",
-         "line/slash/id", ""],
-        ids=["spaces", "200-chars", "65-chars", "too-short", "semicolon", "markup", "slash",
-             "empty"],
+        [
+            "has spaces in it",
+            "a" * 200,
+            "A" * 65,
+            "short",
+            "semi;colon-id",
+            "<script>xx",
+            "line/slash/id",
+            "",
+        ],
+        ids=[
+            "spaces",
+            "200-chars",
+            "65-chars",
+            "too-short",
+            "semicolon",
+            "markup",
+            "slash",
+            "empty",
+        ],
     )
     def test_unsafe_caller_id_is_replaced(self, client: TestClient, incoming: str) -> None:
         response = client.get("/v1/users", headers={"X-Request-ID": incoming})
@@ -511,9 +582,18 @@ class TestRequestId:
 
 @pytest.mark.parametrize(
     "slug",
-    ["malformed-json", "invalid-input", "authentication-required", "permission-denied",
-     "not-found", "method-not-allowed", "conflict", "payload-too-large", "internal",
-     "service-unavailable"],
+    [
+        "malformed-json",
+        "invalid-input",
+        "authentication-required",
+        "permission-denied",
+        "not-found",
+        "method-not-allowed",
+        "conflict",
+        "payload-too-large",
+        "internal",
+        "service-unavailable",
+    ],
 )
 def test_problem_type_uri_resolves(client: TestClient, slug: str) -> None:
     response = client.get(f"/problems/{slug}")

@@ -467,11 +467,6 @@ def test_only_reviewers_see_a_request(
         takedowns.takedown_for_review(session, settings, 999, actor=SYSTEM)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cases.effects asks for content.remove on every violating content case, survivor "
-    "requests included; cases must skip platform actions for them",
-)
 def test_approval_asks_the_platform_for_nothing_about_the_request_itself(
     session: Session, settings: Settings, reviewer: Principal
 ) -> None:

@@ -51,6 +51,25 @@ def case_of(session: Session, report: UserReport) -> Case:
 # ---- receiving -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("category", "rule"),
+    [
+        ("grooming", "serious_user_report"),
+        ("sextortion", "serious_user_report"),
+        ("child_sexual_exploitation", "serious_user_report"),
+        ("other", "user_report"),
+    ],
+)
+def test_the_category_sets_the_case_priority(
+    session: Session, settings: Settings, platform: Principal, category: str, rule: str
+) -> None:
+    """The report's category is the signal's label, so the documented priority rule for
+    serious reports (exploitation, grooming, sextortion) applies to them and not to 'other'."""
+    case = case_of(session, submit(session, settings, platform, category=category))
+    assert case.priority_rule == rule
+    assert case.labels == [category]
+
+
 def test_a_report_opens_a_case_with_a_user_report_signal(
     session: Session, settings: Settings, platform: Principal, db: Database
 ) -> None:

@@ -75,6 +75,12 @@ def request_id_of(request: Request) -> str:
     return str(getattr(request.state, "request_id", "") or request.scope.get("request_id", ""))
 
 
+#: Members every problem body has; an error's context may not replace them.
+RESERVED_MEMBERS = frozenset(
+    {"type", "title", "status", "detail", "instance", "request_id", "errors"}
+)
+
+
 def problem_response(
     request: Request,
     *,
@@ -111,7 +117,12 @@ async def _on_shieldwall_error(request: Request, exc: Exception) -> JSONResponse
         headers = {"Retry-After": str(max(1, exc.retry_after))}
     if exc.status >= 500:
         log.warning("request.failed %s", exc.slug, extra={"request_id": request_id_of(request)})
-    context = {k: v for k, v in exc.context.items() if isinstance(v, str | int | float | bool)}
+    # Context never overrides the problem's own members (status, title, request_id, ...).
+    context = {
+        k: v
+        for k, v in exc.context.items()
+        if isinstance(v, str | int | float | bool) and k not in RESERVED_MEMBERS
+    }
     return problem_response(
         request,
         status=exc.status,

@@ -47,6 +47,10 @@ def apply(
         return
     if decision.outcome != Outcome.VIOLATING:
         return
+    if set(case.sources) == {CaseSource.SURVIVOR_REQUEST.value}:
+        # A takedown request is hashes sent by a survivor, not content on the platform: its
+        # hook banks the hashes and re-surfaces matching uploads as their own cases.
+        return
     hash_on_confirm(session, settings, case, decision, actor)
     labels = [decision.label] if decision.label else []
     reason = f"violating: {decision.label}" if decision.label else "violating"

@@ -233,6 +233,7 @@ def submit_report(
                 "hash_count": len(data.hashes),
                 "has_text": bool(data.text),
             },
+            labels=[report.category],
             child_in_danger=data.child_in_danger,
             hashes=hash_pairs(report.hashes),
             ref=f"user_report:{report.id}",

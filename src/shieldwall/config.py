@@ -172,6 +172,13 @@ class Settings(BaseSettings):
         le=100_000,
         description="Records an exchange fetch applies and commits per transaction.",
     )
+    exchange_feedback_give_up_days: int = Field(
+        30,
+        ge=1,
+        le=365,
+        description="How long feedback to an exchange (NCMEC, StopNCII) is retried before it "
+        "is given up as failed.",
+    )
     exchange_allow_private_addresses: bool = Field(
         False,
         description="Let exchanges fetch from private, loopback and link-local addresses (a "

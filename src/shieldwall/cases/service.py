@@ -142,6 +142,7 @@ HOOK_MODULES: tuple[str, ...] = (
     "shieldwall.intake.takedowns",
     "shieldwall.evidence.hooks",
     "shieldwall.reporting.hooks",
+    "shieldwall.exchanges.feedback",
 )
 _hook_modules_loaded = False
 

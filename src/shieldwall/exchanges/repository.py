@@ -322,21 +322,25 @@ def count_live_records(session: Session, exchange_ids: Sequence[int]) -> dict[in
 
 def items_for_values(
     session: Session, bank_id: int, keys: Sequence[tuple[str, str]]
-) -> list[tuple[int, str, str, str]]:
-    """Live items carrying these keys into ``bank_id``: (exchange_id, record_id,
+) -> list[tuple[int, int, str, str, str]]:
+    """Live items carrying these keys into ``bank_id``: (item id, exchange_id, record_id,
     signal_type, value_key)."""
-    out: list[tuple[int, str, str, str]] = []
+    out: list[tuple[int, int, str, str, str]] = []
     for chunk in _chunks(sorted(set(keys)), 500):
         rows = session.execute(
             select(
-                _items.c.exchange_id, _items.c.record_id, _items.c.signal_type, _items.c.value_key
+                _items.c.id,
+                _items.c.exchange_id,
+                _items.c.record_id,
+                _items.c.signal_type,
+                _items.c.value_key,
             ).where(
                 _items.c.bank_id == bank_id,
                 _items.c.removed_at.is_(None),
                 tuple_(_items.c.signal_type, _items.c.value_key).in_(list(chunk)),
             )
         ).all()
-        out.extend((int(a), str(b), str(c), str(d)) for a, b, c, d in rows)
+        out.extend((int(i), int(a), str(b), str(c), str(d)) for i, a, b, c, d in rows)
     return out
 
 

@@ -82,6 +82,12 @@ class NcmecSettings(_Strict):
     start_time: datetime | None = Field(
         None, description="Fetch entries changed since this time (default: everything)."
     )
+    negative_feedback_reason: str | None = Field(
+        None,
+        max_length=100,
+        description="NCMEC's reason id (guid) sent with false-positive feedback; empty: "
+        "NCMEC's only reason, when it offers one.",
+    )
     page_window_seconds: int | None = Field(
         None,
         ge=1,

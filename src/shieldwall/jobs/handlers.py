@@ -70,6 +70,7 @@ BUILTIN: dict[str, str] = {
     "webhook": "shieldwall.actions.delivery:webhook_handler",
     "cybertipline.report": "shieldwall.reporting.delivery:report_handler",
     "hotline.report": "shieldwall.reporting.delivery:report_handler",
+    "exchange.feedback": "shieldwall.exchanges.feedback:feedback_handler",
 }
 
 
@@ -86,6 +87,7 @@ BUILTIN_MAX_AGE: dict[str, Callable[[Settings], timedelta]] = {
     "webhook": _webhook_max_age,
     "cybertipline.report": _report_max_age,
     "hotline.report": _report_max_age,
+    "exchange.feedback": lambda s: timedelta(days=s.exchange_feedback_give_up_days),
 }
 
 

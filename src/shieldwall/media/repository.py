@@ -22,13 +22,14 @@ def by_sha256(session: Session, sha256: str, *, lock: bool = False) -> MediaObje
     return session.scalars(query).one_or_none()
 
 
-def expired(session: Session, now: datetime, *, limit: int) -> list[MediaObject]:
-    """Objects past their retention, oldest first, locked (PostgreSQL) so a concurrent store
-    that extends one waits for this transaction or is waited for."""
+def expired(session: Session, now: datetime, *, limit: int, after_id: int = 0) -> list[MediaObject]:
+    """Objects past their retention with an id above ``after_id``, in id order, locked
+    (PostgreSQL) so a concurrent store that extends one waits for this transaction or is
+    waited for."""
     query = (
         select(MediaObject)
-        .where(MediaObject.retain_until <= now)
-        .order_by(MediaObject.retain_until, MediaObject.id)
+        .where(MediaObject.retain_until <= now, MediaObject.id > after_id)
+        .order_by(MediaObject.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

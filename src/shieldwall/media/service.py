@@ -14,13 +14,14 @@ that is safe to show by default.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import re
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -279,25 +280,55 @@ def keep_until(
 # ---- purge and orphans -----------------------------------------------------------------------
 
 
+#: Modules that register retainers (imported by name, so this layer does not import the
+#: domains above it): each keeps the media its open work still needs.
+RETAINER_MODULES: tuple[str, ...] = ("shieldwall.cases.retention",)
+Retainer = Callable[[Session], Iterable[int]]
+_retainers: list[Retainer] = []
+
+
+def register_retainer(retainer: Retainer) -> None:
+    """``retainer(session)`` names media ids that :func:`purge_expired` must keep even past
+    their retention date (e.g. media of a case that is still open)."""
+    if retainer not in _retainers:
+        _retainers.append(retainer)
+
+
+def retained_ids(session: Session) -> set[int]:
+    for name in RETAINER_MODULES:
+        importlib.import_module(name)
+    kept: set[int] = set()
+    for retainer in _retainers:
+        kept.update(retainer(session))
+    return kept
+
+
 def purge_expired(session: Session, settings: Settings, now: datetime | None = None) -> int:
     """Delete every object past ``retain_until``; returns how many. Writes ``media.purged``.
+
+    Media a registered retainer still needs (an open case's) is kept until it is not.
 
     Rows are deleted in the caller's transaction; their files are removed once it commits
     (nothing is removed if it rolls back). Files without a row that are older than an hour
     (a store whose transaction never committed, a crash before an unlink) are removed too.
     """
     now = as_utc(now) or utcnow()
+    kept = retained_ids(session)
     removed_ids: list[int] = []
     doomed: list[str] = []
+    after_id = 0
     while True:
-        batch = repository.expired(session, now, limit=PURGE_BATCH)
+        batch = repository.expired(session, now, limit=PURGE_BATCH, after_id=after_id)
         if not batch:
             break
-        repository.delete_ids(session, [obj.id for obj in batch])
-        for obj in batch:
+        after_id = batch[-1].id
+        gone = [obj for obj in batch if obj.id not in kept]
+        if gone:
+            repository.delete_ids(session, [obj.id for obj in gone])
+        for obj in gone:
             session.expunge(obj)
-        removed_ids.extend(obj.id for obj in batch)
-        doomed.extend(obj.uuid for obj in batch)
+        removed_ids.extend(obj.id for obj in gone)
+        doomed.extend(obj.uuid for obj in gone)
         if len(batch) < PURGE_BATCH:
             break
     session.flush()

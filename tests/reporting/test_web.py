@@ -83,3 +83,14 @@ def test_case_page_lists_missing_required_fields_before_sending(
 def test_reviewer_cannot_open_reports_pages(db: Database, rsettings: Settings) -> None:
     client = next(browser(db, rsettings, "rev", Role.REVIEWER))
     assert client.get("/reports", follow_redirects=False).status_code in (303, 403)
+
+
+def test_case_decided_without_a_report_shows_no_reporting_panel(
+    db: Database, rsettings: Settings, decided_case: DecidedCase
+) -> None:
+    incomplete = rsettings.model_copy(update={"reporter_company": ""})
+    case = decided_case(label="non_consensual_imagery", settings_=incomplete)
+    client = next(browser(db, incomplete, "rev", Role.REVIEWER))
+    page = client.get(f"/review/cases/{case.id}")
+    assert page.status_code == 200
+    assert 'data-testid="reporting"' not in page.text

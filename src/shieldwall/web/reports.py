@@ -30,12 +30,18 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def case_panel(db: Session, settings: Settings, case_id: int, user: WebUser) -> dict[str, Any]:
+def case_panel(
+    db: Session, settings: Settings, case_id: int, user: WebUser
+) -> dict[str, Any] | None:
     """What the case page shows about reporting: the case's report (state, NCMEC id) or,
     before one exists, whether a decision would queue one and which required fields are
-    missing — before anything is sent."""
+    missing — before anything is sent. None (no panel) for a case that was decided
+    without a report and never will have one."""
     case = cases.get_case(db, case_id)
     report = service.report_for_case(db, case_id)
+    decided = case.status in ("decided", "closed")
+    if report is None and decided and not service.calls_for_report(settings, case):
+        return None
     view = service.to_out(db, settings, report, with_steps=False) if report else None
     return {
         "report": view,

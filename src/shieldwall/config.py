@@ -220,8 +220,8 @@ class Settings(BaseSettings):
     webhook_url: str = Field(
         "",
         description="The platform's endpoint for signed action webhooks (content.block, "
-        "content.remove, content.restore, account.suspend). Empty: actions are recorded but "
-        "not sent.",
+        "content.remove, content.restore, account.suspend, account.restore). Empty: actions "
+        "are recorded but not sent.",
     )
     webhook_secret: SecretStr | None = Field(
         None,

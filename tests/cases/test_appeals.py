@@ -82,6 +82,37 @@ def test_upheld_appeal_restores_and_unbanks(
         appeal(db, confirming, case_id=original.id)
 
 
+def test_upheld_appeal_lifts_the_suspension_it_caused(
+    db: Database, settings: Settings, open_case: OpenCase, rita: User, sam: User
+) -> None:
+    suspending = settings.model_copy(update={"case_suspend_labels": ["A1"]})
+    original = open_case("post-9", account_ref="acct-9", settings_=suspending)
+    decide(db, suspending, original.id, rita, Outcome.VIOLATING, "A1")
+    case, _ = appeal(db, suspending, case_id=original.id, appeal_ref="ap-9")
+    decide(db, suspending, case.id, sam, Outcome.NOT_VIOLATING)
+    with db.session() as s:
+        sent = {
+            (a.type, a.subject_kind, a.subject_ref)
+            for a in s.scalars(select(Action).where(Action.case_id == case.id))
+        }
+    assert sent == {
+        ("content.restore", "content", "post-9"),
+        ("account.restore", "account", "acct-9"),
+    }
+
+
+def test_upheld_appeal_restores_no_account_that_was_not_suspended(
+    db: Database, settings: Settings, open_case: OpenCase, rita: User, sam: User
+) -> None:
+    original = open_case("post-10", account_ref="acct-10")
+    decide(db, settings, original.id, rita, Outcome.VIOLATING, "A1")
+    case, _ = appeal(db, settings, case_id=original.id)
+    decide(db, settings, case.id, sam, Outcome.NOT_VIOLATING)
+    with db.session() as s:
+        types = [a.type for a in s.scalars(select(Action).where(Action.case_id == case.id))]
+    assert types == ["content.restore"]
+
+
 def test_rejected_appeal_changes_nothing_else(
     db: Database, confirming: Settings, open_case: OpenCase, rita: User, sam: User
 ) -> None:

@@ -23,6 +23,7 @@ class ActionType(StrEnum):
     CONTENT_REMOVE = "content.remove"
     CONTENT_RESTORE = "content.restore"
     ACCOUNT_SUSPEND = "account.suspend"
+    ACCOUNT_RESTORE = "account.restore"
 
 
 class SubjectKind(StrEnum):

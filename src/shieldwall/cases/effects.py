@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from shieldwall.actions.service import ActionType, request_action
+from shieldwall.actions.service import ActionType, list_actions, request_action
 from shieldwall.audit import service as audit
 from shieldwall.banks import repository as banks_repository
 from shieldwall.banks import service as banks
@@ -162,6 +162,22 @@ def _appeal_upheld(session: Session, settings: Settings, appeal: Case, actor: Pr
             labels=[original_decision.label] if original_decision.label else [],
             reason=f"appeal upheld (case {original.id})",
             key=f"case:{appeal.id}:{ActionType.CONTENT_RESTORE.value}",
+            actor=actor,
+            principles=appeal.principles,
+        )
+    for suspended in list_actions(
+        session, case_id=original.id, action_type=ActionType.ACCOUNT_SUSPEND, limit=10
+    ):
+        request_action(
+            session,
+            settings,
+            ActionType.ACCOUNT_RESTORE,
+            subject_kind=suspended.subject_kind,
+            subject_ref=suspended.subject_ref,
+            case_id=appeal.id,
+            labels=[original_decision.label] if original_decision.label else [],
+            reason=f"appeal upheld (case {original.id})",
+            key=f"case:{appeal.id}:{ActionType.ACCOUNT_RESTORE.value}:{suspended.id}",
             actor=actor,
             principles=appeal.principles,
         )

@@ -119,6 +119,12 @@ def test_conversation_window_hides_texts_until_revealed(
     assert case_id is not None
     make_user(db, "rita", Role.REVIEWER)
     c = login_as("rita")
+    case_page = c.get(f"/review/cases/{case_id}")
+    assert case_page.status_code == 200
+    link = parse(case_page.text).text_of("conversation-link")
+    assert "conversation window" in link
+    assert f'href="/review/cases/{case_id}/conversation"' in case_page.text
+    assert "secret" not in case_page.text
     page = c.get(f"/review/cases/{case_id}/conversation")
     assert page.status_code == 200
     assert "secret" not in page.text  # hidden by default

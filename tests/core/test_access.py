@@ -22,8 +22,11 @@ def test_only_admins_manage_people_and_keys(role: Role) -> None:
     assert Scope.APIKEYS_MANAGE not in scopes
 
 
-def test_analyst_is_read_only() -> None:
-    assert all(s.value.endswith(":read") for s in scopes_for_role("analyst"))
+def test_analyst_reads_and_only_edits_the_public_tracker() -> None:
+    """Analysts read; the one thing they write is the accountability tracker's public
+    facts (issue 7: editing needs the analyst or admin role). Never cases, banks or people."""
+    writes = {s for s in scopes_for_role("analyst") if not s.value.endswith(":read")}
+    assert writes == {Scope.ACCOUNTABILITY_WRITE}
 
 
 def test_integration_keys_never_see_reviewers_work_or_people() -> None:

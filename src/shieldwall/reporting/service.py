@@ -217,7 +217,7 @@ def build_data(
     if account or ctx.screen_name or ctx.ip_capture_events:
         user = UserDetails(
             esp_identifier=account,
-            esp_service=settings.reporter_company or None,
+            esp_service=settings.reporter_company.strip()[:200] or None,
             screen_name=ctx.screen_name,
             display_names=ctx.display_names,
             profile_urls=ctx.profile_urls,

@@ -30,11 +30,29 @@ def insert_rows(
     dialect = connection.dialect
     processors = _processors(table, columns, dialect)
 
+    # Only columns with a processor need work. Rows of one batch share objects (one
+    # timestamp, one labels list): each is converted once.
+    needs: list[tuple[int, Callable[[Any], Any], dict[int, Any]]] = [
+        (i, p, {}) for i, p in enumerate(processors) if p is not None
+    ]
+    keep: list[Any] = []  # keeps memoised objects alive, so their ids stay theirs
+
     def convert(row: Sequence[Any]) -> list[Any]:
-        return [
-            value if value is None or process is None else process(value)
-            for value, process in zip(row, processors, strict=True)
-        ]
+        out = list(row)
+        for i, process, memo in needs:
+            value = out[i]
+            if value is None:
+                continue
+            if isinstance(value, str | int | float):
+                out[i] = process(value)
+                continue
+            key = id(value)
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = process(value)
+                keep.append(value)
+            out[i] = found
+        return out
 
     names = ", ".join(columns)
     count = 0

@@ -219,7 +219,8 @@ def _same_or_conflict(existing: Action, kind: ActionType, subject: SubjectKind, 
 
 
 def get_action(session: Session, action_id: int) -> Action:
-    action = repository.get(session, action_id)
+    # ids are 64-bit: a larger number names no action (and overflows the database driver)
+    action = repository.get(session, action_id) if 1 <= action_id < 2**63 else None
     if action is None:
         raise NotFound(f"no action with id {action_id}")
     return action

@@ -46,7 +46,8 @@ def _appealed_case(
         if action_id is not None:
             action = actions_service.get_action(session, action_id)
         else:
-            action = actions_repository.get_by_key(session, str(action_key).strip())
+            key = clean_ref(str(action_key), field_name="action_key", required=True)
+            action = actions_repository.get_by_key(session, str(key))
             if action is None:
                 raise NotFound("no action with that key", field="action_key")
         if action.case_id is None:

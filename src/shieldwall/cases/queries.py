@@ -25,6 +25,7 @@ from shieldwall.cases.schemas import (
     SignalOut,
     SlaOut,
     TimelineItem,
+    clean_ref,
 )
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal, Scope, scopes_for_role
@@ -37,6 +38,8 @@ from shieldwall.users.models import User
 #: Shown instead of a note the configured master keys cannot open.
 UNREADABLE_NOTE = "[this note cannot be decrypted with the configured master keys]"
 MAX_PAGE = 500
+#: Furthest offset into the queue (past it every page is empty; the database's integers end).
+MAX_OFFSET = 1_000_000
 
 
 def note_aad(case_id: int) -> bytes:
@@ -123,6 +126,10 @@ def queue(
         raise InvalidInput(f"unknown source; known: {known}", field="source") from None
     if principle is not None and not 1 <= principle <= 11:
         raise InvalidInput("principles are numbered 1-11", field="principle")
+    # filters are compared in SQL: control characters (NUL above all, which PostgreSQL
+    # refuses) are refused here, never quoted back
+    label = clean_ref(label, field_name="label")
+    subject_ref = clean_ref(subject_ref, field_name="subject_ref")
     who = _assignee_id(session, assignee, viewer) if assignee else assignee_id
     rows, total = repository.list_cases(
         session,
@@ -135,7 +142,7 @@ def queue(
         subject_ref=subject_ref,
         overdue_at=utcnow() if overdue else None,
         limit=max(1, min(limit, MAX_PAGE)),
-        offset=max(0, offset),
+        offset=max(0, min(offset, MAX_OFFSET)),
     )
     return CasePage(items=summaries(session, rows), total=total)
 

@@ -15,6 +15,8 @@ def get_user(session: Session, user_id: int) -> User | None:
 
 
 def get_user_by_username(session: Session, username: str) -> User | None:
+    if "\x00" in username:
+        return None  # no username holds NUL, and PostgreSQL refuses it in a query
     return session.scalar(select(User).where(User.username == username))
 
 

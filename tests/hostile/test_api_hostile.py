@@ -1,0 +1,67 @@
+"""Hostile input through the real API: out-of-range ids, NUL bytes and control characters in
+query filters, appeal keys and usernames. Each is answered 4xx (never 500), on SQLite and
+PostgreSQL (which refuses NUL in any text it is sent, even in a WHERE clause)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shieldwall.apikeys.schemas import KeyKind
+from shieldwall.core.access import INTEGRATION_SCOPES
+from tests.api.problem_check import assert_problem
+from tests.conftest import KeyFactory, auth
+
+pytestmark = pytest.mark.db
+
+NUL = "a\x00b"
+
+
+@pytest.fixture
+def platform(make_key: KeyFactory) -> dict[str, str]:
+    return auth(make_key(sorted(INTEGRATION_SCOPES), kind=KeyKind.INTEGRATION))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"action_id": 2**63},  # past BIGINT: the driver overflows
+        {"action_id": 2**80},
+        {"case_id": 2**40},  # past the cases' 32-bit ids
+        {"case_id": 2**63},
+    ],
+)
+def test_appeal_of_an_id_past_the_database_range_is_not_found(
+    client: TestClient, platform: dict[str, str], body: dict[str, int]
+) -> None:
+    assert_problem(client.post("/v1/appeals", json=body, headers=platform), 404, "not-found")
+
+
+def test_appeal_by_an_action_key_with_a_nul_byte_is_refused(
+    client: TestClient, platform: dict[str, str]
+) -> None:
+    response = client.post("/v1/appeals", json={"action_key": NUL}, headers=platform)
+    body = assert_problem(response, 422, "invalid-input")
+    assert body["field"] == "action_key"
+
+
+@pytest.mark.parametrize("name", ["label", "subject_ref"])
+def test_queue_filters_with_control_characters_are_refused(
+    client: TestClient, admin_key: str, name: str
+) -> None:
+    response = client.get("/v1/cases", params={name: NUL}, headers=auth(admin_key))
+    assert assert_problem(response, 422, "invalid-input")["field"] == name
+
+
+def test_queue_filter_by_an_assignee_with_a_nul_byte_is_an_unknown_user(
+    client: TestClient, admin_key: str
+) -> None:
+    response = client.get("/v1/cases", params={"assignee": NUL}, headers=auth(admin_key))
+    assert assert_problem(response, 422, "invalid-input")["field"] == "assignee"
+
+
+def test_assigning_to_a_username_with_a_nul_byte_is_not_found(
+    client: TestClient, admin_key: str
+) -> None:
+    response = client.post("/v1/cases/1/assign", json={"username": NUL}, headers=auth(admin_key))
+    assert response.status_code in (404, 422), response.text

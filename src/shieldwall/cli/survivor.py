@@ -62,7 +62,12 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def hash_command(
-    files: Annotated[list[Path], typer.Argument(help="Pictures or videos to hash.")],
+    files: Annotated[
+        # readable=False: an unreadable file is named and the others still hashed, rather
+        # than the whole run refused up front
+        list[Path],
+        typer.Argument(help="Pictures or videos to hash.", readable=False),
+    ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the request.")
     ] = Path("takedown-request.json"),
@@ -121,7 +126,11 @@ def hash_command(
     )
     targets = _targets(output, len(bodies))
     for target, body in zip(targets, bodies, strict=True):
-        _write_private(target, json.dumps(body, indent=2) + "\n")
+        try:
+            _write_private(target, json.dumps(body, indent=2) + "\n")
+        except OSError as exc:
+            note(f"cannot write {target}: {exc.strerror or exc}", style="red")
+            raise typer.Exit(EXIT_ERROR) from None
     total = sum(len(b["hashes"]) for b in bodies)
     names = ", ".join(str(t) for t in targets)
     note(

@@ -119,6 +119,7 @@ def test_dsa_statements_one_per_violating_decision(known: Database, settings: Se
     found = body["statements"]
     # cases 1 and 2 were decided violating; 3 not violating; 5 is an appeal
     assert [s["puid"] for s in found] == ["shieldwall-decision-1", "shieldwall-decision-2"]
+    assert body["without_restriction"] == 0
     first, second = found
     assert first["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_REMOVED"]
     assert first["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
@@ -151,6 +152,7 @@ def test_dsa_statement_of_a_user_report_is_a_notice() -> None:
     assert only["content_type"] == ["CONTENT_TYPE_TEXT"]
     assert "second reviewer confirmed" in only["decision_facts"]
     assert "decision_visibility" not in only  # nothing was asked of the platform
+    assert not dsa.restricts(only)  # so the export leaves it out (the API needs a restriction)
 
 
 # ---- API -----------------------------------------------------------------------------------

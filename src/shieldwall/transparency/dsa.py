@@ -86,6 +86,13 @@ def statement(
     return out
 
 
+def restricts(item: dict[str, Any]) -> bool:
+    """The API needs at least one restriction; a decision that asked the platform for
+    nothing (a survivor's request, whose hook banks hashes; an account or conversation with
+    no action configured) has no statement."""
+    return "decision_visibility" in item or "decision_account" in item
+
+
 def statements(
     log: EventLog, period: Period, *, prefix: str = "shieldwall"
 ) -> list[dict[str, Any]]:
@@ -115,11 +122,13 @@ def export(session: Session, settings: Settings, period: Period) -> dict[str, An
     from shieldwall.transparency.service import load_log
 
     log = load_log(session, period.until, KINDS)
-    found = statements(log, period)
+    every = statements(log, period)
+    found = [s for s in every if restricts(s)]
     return {
         "format": "DSA Transparency Database API, POST /api/v1/statements",
         "period": period.as_json(),
         "count": len(found),
+        "without_restriction": len(every) - len(found),
         "batch_size": BATCH,
         "statements": found,
     }

@@ -27,7 +27,7 @@ dev: $(DEV_STAMP)
 run: $(STAMP)
 	$(BIN)/shieldwall db upgrade
 	$(BIN)/shieldwall demo seed
-	$(BIN)/shieldwall serve
+	SHIELDWALL_TRANSPARENCY_PUBLIC=$${SHIELDWALL_TRANSPARENCY_PUBLIC:-true} $(BIN)/shieldwall serve
 
 ## make test: install the dev tools, lint, and run the whole suite.
 test: $(DEV_STAMP)

@@ -1,25 +1,29 @@
 """Inserting many rows at once, as fast as the driver allows.
 
-Each value passes its column's own bind processor (the conversion SQLAlchemy itself applies:
-aware datetimes to SQLite's text, JSON to text or ``Jsonb``), once, and the rows then go to
-the driver in one ``executemany`` (SQLite) or one ``COPY ... FROM STDIN`` (PostgreSQL), in
-the session's transaction. This skips SQLAlchemy's per-row statement machinery, which costs
-more than the database work for narrow rows; the stored values are the same.
+SQLite: each value passes its column's own bind processor (the conversion SQLAlchemy itself
+applies: aware datetimes to SQLite's text, JSON to text), then all rows go to the driver in
+one ``executemany``. PostgreSQL: the rows are written as ``COPY ... FROM STDIN`` text
+(timestamps as ISO 8601 with their offset, JSON as its text, the format's escapes). Either
+way in the session's transaction, with the values SQLAlchemy would have stored, but without
+its per-row statement machinery, which costs more than the database work for narrow rows.
+Objects shared by many rows (one timestamp, one labels list) are converted once.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
 Processor = Callable[[Any], Any] | None
-
-
-def _processors(table: Table, columns: Sequence[str], dialect: Any) -> list[Processor]:
-    return [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+#: COPY text format escapes (backslash first).
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+#: Rows buffered per write to the COPY stream.
+_COPY_CHUNK = 2000
 
 
 def insert_rows(
@@ -27,17 +31,15 @@ def insert_rows(
 ) -> int:
     """Insert ``rows`` (values in ``columns`` order; None is SQL NULL); returns how many."""
     connection = session.connection()
-    dialect = connection.dialect
-    processors = _processors(table, columns, dialect)
-
-    # Only columns with a processor need work. Rows of one batch share objects (one
-    # timestamp, one labels list): each is converted once.
+    if connection.dialect.name == "postgresql":
+        return _copy_rows(connection, table, columns, rows)
+    processors = [table.c[name].type._cached_bind_processor(connection.dialect) for name in columns]
     needs: list[tuple[int, Callable[[Any], Any], dict[int, Any]]] = [
         (i, p, {}) for i, p in enumerate(processors) if p is not None
     ]
     keep: list[Any] = []  # keeps memoised objects alive, so their ids stay theirs
 
-    def convert(row: Sequence[Any]) -> list[Any]:
+    def convert(row: Sequence[Any]) -> tuple[Any, ...]:
         out = list(row)
         for i, process, memo in needs:
             value = out[i]
@@ -52,26 +54,63 @@ def insert_rows(
                 found = memo[key] = process(value)
                 keep.append(value)
             out[i] = found
-        return out
+        return tuple(out)
 
-    names = ", ".join(columns)
-    count = 0
-    if dialect.name == "postgresql":
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(convert(row))
-                count += 1
-        return count
-    marks = ", ".join("?" for _ in columns)
-    converted = [tuple(convert(row)) for row in rows]
+    converted = [convert(row) for row in rows]
     if converted:
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
         connection.exec_driver_sql(
             f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # noqa: S608 - our names
             converted,
         )
     return len(converted)
+
+
+def _copy_text(value: Any, is_json: bool) -> str:
+    if value is None:
+        return "\\N"
+    if is_json:
+        return json.dumps(value).translate(_COPY_ESCAPES)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a bulk insert; use an aware one")
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_rows(
+    connection: Any, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    is_json = [isinstance(table.c[name].type, JSON) for name in columns]
+    memo: list[dict[int, str]] = [{} for _ in columns]
+    keep: list[Any] = []
+    count = 0
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    names = ", ".join(columns)
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        lines: list[str] = []
+        for row in rows:
+            fields = []
+            for i, value in enumerate(row):
+                if value is None or isinstance(value, str | int | float):
+                    fields.append(_copy_text(value, is_json[i]))
+                    continue
+                found = memo[i].get(id(value))
+                if found is None:
+                    found = memo[i][id(value)] = _copy_text(value, is_json[i])
+                    keep.append(value)
+                fields.append(found)
+            lines.append("\t".join(fields))
+            count += 1
+            if len(lines) >= _COPY_CHUNK:
+                copy.write("\n".join(lines) + "\n")
+                lines = []
+        if lines:
+            copy.write("\n".join(lines) + "\n")
+    return count

@@ -159,7 +159,8 @@ def _retry_after(value: str | None, now: float) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        # str.isdigit() also takes '²' or '٣' (float() refuses the first) and any length
+        return float(value) if value.isascii() and len(value) <= 12 else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -40,3 +40,13 @@ def test_a_sane_retry_after_is_kept() -> None:
     with pytest.raises(DeliveryFailed) as failed:
         sender.send(b"{}", idempotency_key="k-1")
     assert failed.value.retry_after == 120.0
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("30", 30.0), ("²", None), ("9" * 5000, None)])
+def test_a_classifier_services_retry_after_is_read_safely(
+    value: str, seconds: float | None
+) -> None:
+    from shieldwall.integrations.classifiers.http import _retry_after
+
+    response = httpx.Response(503, headers=[(b"Retry-After", value.encode())])
+    assert _retry_after(response) == seconds

@@ -200,7 +200,8 @@ def _part_type(content: ClassifierInput) -> str:
 
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
+    # ASCII digits only: str.isdigit() also takes '²', which float() refuses
+    if value.isdigit() and value.isascii() and len(value) <= 12:
         return float(value)
     return None
 

@@ -103,8 +103,14 @@ _HEX_LENGTHS = {
 _HEX_DIGITS = "0123456789abcdef"
 
 
+_KNOWN_TYPES = ", ".join(t.value for t in SignalType)
+
+
 def _check_signal(kind: str, value: str) -> tuple[SignalType, str]:
-    signal_type = _TYPES.get(kind) or banks.signal_type_of(kind)
+    signal_type = _TYPES.get(kind)
+    if signal_type is None:
+        # never quote it: a list file's first word may be anything (even a secret)
+        raise InvalidInput(f"unknown signal type; known: {_KNOWN_TYPES}")
     length = _HEX_LENGTHS.get(signal_type)
     if length is not None and isinstance(value, str):
         text = value.strip().lower()
@@ -156,7 +162,8 @@ def check_records(
             try:
                 signal_type, canonical = _check_signal(kind, value)
             except InvalidInput as exc:
-                problems.append(f"{str(kind)[:20]}: {exc.message}")
+                shown = kind if kind in _TYPES else "signal"
+                problems.append(f"{shown}: {exc.message}")
                 continue
             key_value = banks.value_key(signal_type, canonical)
             checked.entries[(signal_type.value, key_value)] = banks.NewEntry(

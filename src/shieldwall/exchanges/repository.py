@@ -141,10 +141,15 @@ def renew_lease(
     until: datetime,
     values: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Extend the lease (and set ``values``) only while ``owner`` still holds it."""
+    """Extend the lease (and set ``values``) only while ``owner`` still holds it and the
+    exchange is not deleted."""
     result = session.execute(
         update(_exchanges)
-        .where(_exchanges.c.id == exchange_id, _exchanges.c.lease_owner == owner)
+        .where(
+            _exchanges.c.id == exchange_id,
+            _exchanges.c.lease_owner == owner,
+            _exchanges.c.deleted_at.is_(None),
+        )
         .values(lease_until=until, **dict(values or {}))
     )
     return int(getattr(result, "rowcount", 0) or 0) == 1

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from shieldwall.audit import service as audit
 from shieldwall.banks.changes import change_seq
 from shieldwall.config import Settings
-from shieldwall.core.errors import Conflict, NotFound
+from shieldwall.core.errors import Conflict, NotFound, ShieldwallError
 from shieldwall.db.base import utcnow
 from shieldwall.db.engine import Database
 from shieldwall.exchanges import ingest, repository, service
@@ -267,6 +267,8 @@ class FetchRun:
             status, error = RunStatus.PARTIAL, str(exc)
         except SourceError as exc:
             status, error = RunStatus.FAILED, str(exc)
+        except ShieldwallError as exc:  # e.g. the bank was deleted, credentials unreadable
+            status, error = RunStatus.FAILED, exc.message
         except Exception as exc:
             log.exception("exchange.fetch_crashed", extra={"exchange_id": self.exchange_id})
             status = RunStatus.FAILED
@@ -347,8 +349,8 @@ class FetchRun:
                 session, self.exchange_id, self.owner, until=self._until(), values=values
             ):
                 raise LeaseLost(
-                    "another process took over this exchange's fetch (our lease ran out); "
-                    "this batch was not written"
+                    "another process took over this exchange's fetch (our lease ran out), or "
+                    "the exchange was deleted; this batch was not written"
                 )
             exchange = session.get(Exchange, self.exchange_id)
             assert exchange is not None

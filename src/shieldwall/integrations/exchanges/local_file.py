@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
+from stat import S_ISREG as stat_is_file
 from typing import IO, Any
 
 from shieldwall.integrations.exchanges.base import (
@@ -109,6 +110,8 @@ class LocalFileAdapter:
         cp = dict(checkpoint or {})
         try:
             stat = self.path.stat()
+            if not stat_is_file(stat.st_mode):  # a FIFO or device would block or never end
+                raise SourceRefused("the exchange's path is not a regular file")
             handle = self.path.open("rb")
         except OSError as exc:
             raise SourceRefused(
@@ -116,8 +119,6 @@ class LocalFileAdapter:
                 "the exchange's path"
             ) from None
         with handle:
-            if not self.path.is_file():
-                raise SourceRefused("the exchange's path is not a regular file")
             same_file = cp.get("size") == stat.st_size and cp.get("mtime_ns") == stat.st_mtime_ns
             if same_file and "snapshot" not in cp:
                 return  # read completely before and unchanged since

@@ -28,3 +28,13 @@ def test_queue_page_assignee_with_a_nul_byte_says_no_such_user(
     page = login_as("rita", PASSWORD).get("/review?assignee=a%00b")
     assert page.status_code == 200, page.text[:300]
     assert "no user named" in page.text
+
+
+@pytest.mark.parametrize("case_id", ["2147483648", "9223372036854775808"])
+@pytest.mark.parametrize("view", ["preview", "reveal", "original"])
+def test_media_of_a_case_id_past_the_database_integers_is_not_served(
+    db: Database, login_as: LoginAs, case_id: str, view: str
+) -> None:
+    make_user(db, "rita", Role.REVIEWER)
+    page = login_as("rita", PASSWORD).get(f"/review/cases/{case_id}/media/1/{view}")
+    assert page.status_code in (403, 404), page.text[:300]  # reveal/original: no token

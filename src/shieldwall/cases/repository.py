@@ -16,7 +16,13 @@ from shieldwall.users.models import User
 # ---- cases ---------------------------------------------------------------------------------
 
 
+#: Case ids are 32-bit integers: a larger number names no case (and overflows the driver).
+MAX_CASE_ID = 2**31 - 1
+
+
 def get_case(session: Session, case_id: int, *, for_update: bool = False) -> Case | None:
+    if not 1 <= case_id <= MAX_CASE_ID:
+        return None
     stmt = select(Case).where(Case.id == case_id)
     if for_update:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)

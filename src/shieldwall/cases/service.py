@@ -133,8 +133,6 @@ DEFAULT_PRINCIPLES: dict[CaseSource, tuple[int, ...]] = {
 MAX_SUMMARY_BYTES = 4096
 MAX_SIGNAL_LABELS = 50
 MAX_SIGNAL_HASHES = 50
-#: Case ids are 32-bit integers.
-MAX_CASE_ID = 2**31 - 1
 _LABEL = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 
 _hooks: dict[CaseSource, list[DecisionHook]] = {}
@@ -441,12 +439,7 @@ def add_signal(
 
 
 def get_case(session: Session, case_id: int, *, for_update: bool = False) -> Case:
-    # case ids are 32-bit: a larger number names no case (and overflows the database driver)
-    case = (
-        repository.get_case(session, case_id, for_update=for_update)
-        if 1 <= case_id <= MAX_CASE_ID
-        else None
-    )
+    case = repository.get_case(session, case_id, for_update=for_update)
     if case is None:
         raise NotFound(f"no case with id {case_id}", case_id=case_id)
     return case

@@ -33,6 +33,7 @@ from shieldwall.db.models import Base
 from shieldwall.users import service as users
 from shieldwall.users.models import User
 from shieldwall.users.schemas import UserCreate
+from tests.browser import browser, page  # noqa: F401 - registered once for every folder
 
 PG_URL = os.environ.get("SHIELDWALL_TEST_DATABASE_URL", "").strip()
 SYSTEM = Principal.system("tests")

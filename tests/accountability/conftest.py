@@ -12,7 +12,7 @@ from shieldwall.accountability.schemas import ImportSummary
 from shieldwall.db.engine import Database
 
 # The web fixtures (logged-in clients, a real Chromium), shared with tests/web.
-from tests.web.conftest import browser, login_as, new_client, page, sql  # noqa: F401
+from tests.web.conftest import login_as, new_client, sql  # noqa: F401
 
 #: ../shared/data beside the checkout, as the accountability_data_dir setting defaults to.
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -15,7 +15,7 @@ from shieldwall.audit import service as audit
 from shieldwall.config import Settings
 from shieldwall.db.engine import Database
 from shieldwall.transparency.periods import Period
-from tests.web.conftest import browser, page, sql  # noqa: F401
+from tests.web.conftest import sql  # noqa: F401
 
 H1 = Period(datetime(2026, 1, 1).date(), datetime(2026, 6, 30).date())
 H2_2025 = Period(datetime(2025, 7, 1).date(), datetime(2025, 12, 31).date())

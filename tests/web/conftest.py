@@ -1,16 +1,13 @@
-"""Fixtures for the web pages: extra logged-in clients, SQL peeks, and a real Chromium.
+"""Fixtures for the web pages: extra logged-in clients and SQL peeks.
 
-Browser tests (``@pytest.mark.browser``) use Debian's Chromium through Playwright's sync API:
-one browser per xdist worker, a fresh context (cookies, storage) per test. Without a
-Chromium they are skipped, unless ``SHIELDWALL_REQUIRE_BROWSER=1`` (CI) makes that a failure.
+The real Chromium (``browser``, ``page``) lives in ``tests/browser.py`` and is registered once
+by the root conftest, for every test folder.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,20 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from shieldwall.db.engine import Database
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - re-exported
 from tests.web.html_forms import login
-
-CHROMIUM = os.environ.get("SHIELDWALL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
 
 ClientFactory = Callable[[], TestClient]
 
@@ -78,42 +63,3 @@ def sql(db: Database) -> SqlScalar:
             return conn.execute(text(statement), params).scalar()
 
     return scalar
-
-
-# ---- Chromium ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    required = os.environ.get("SHIELDWALL_REQUIRE_BROWSER") == "1"
-    if not Path(CHROMIUM).exists():
-        message = (
-            f"no Chromium at {CHROMIUM} (install Debian's chromium or set SHIELDWALL_CHROMIUM); "
-            "browser tests need a real browser"
-        )
-        if required:
-            pytest.fail(f"SHIELDWALL_REQUIRE_BROWSER=1 but {message}")
-        pytest.skip(message)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - playwright is a dev dependency
-        if required:
-            pytest.fail(f"SHIELDWALL_REQUIRE_BROWSER=1 but playwright is missing: {exc}")
-        pytest.skip(f"playwright is not installed: {exc}")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    """A fresh tab with its own cookies, pointed at the live server."""
-    context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()

@@ -32,10 +32,22 @@ from shieldwall.cases.schemas import CaseSource, SignalIn, Subject, SubjectKind
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput
+from shieldwall.core.taxonomy import DecisionLabel
 from shieldwall.integrations.classifiers import ClassifierInput, ClassifierOutcome, ClassifierSet
 from shieldwall.matching.schemas import ClassifierScoreOut, ScanResult, Verdict
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
+#: Bank names a signal's summary lists (the rest are counted): the summary has a size cap.
+_SUMMARY_BANKS = 20
+_KNOWN_LABELS = frozenset(label.value for label in DecisionLabel)
+
+
+def _signal_labels(labels: set[str]) -> list[str]:
+    """At most what a signal holds, the taxonomy's labels (which set the priority) first."""
+    ordered = sorted(labels, key=lambda label: (label not in _KNOWN_LABELS, label))
+    return sorted(ordered[: service.MAX_SIGNAL_LABELS])
+
+
 #: Signal types kept on a case for hash-on-confirm.
 CASE_HASH_TYPES = frozenset({"md5", "sha1", "sha256", "video_md5", "pdq", "vpdq"})
 
@@ -118,9 +130,10 @@ def _open_review_case(
     case: Case | None = None
     review_matches = [m for m in result.matches if m.bank_kind != "allow"]
     if review_matches:
-        labels = sorted(
+        labels = _signal_labels(
             {label for m in review_matches for label in m.labels if _LABEL.match(label)}
         )
+        banks = sorted({m.bank for m in review_matches})
         case = service.attach_signal(
             session,
             settings,
@@ -131,7 +144,8 @@ def _open_review_case(
                 summary={
                     "scan_id": result.scan_id,
                     "verdict": result.verdict.value,
-                    "banks": sorted({m.bank for m in review_matches}),
+                    "banks": banks[:_SUMMARY_BANKS],
+                    "bank_count": len(banks),
                     "entries": sorted({m.entry_id for m in review_matches})[:50],
                     "best_distance": min(m.distance for m in review_matches),
                 },
@@ -144,7 +158,7 @@ def _open_review_case(
         )
     if outcome is not None and outcome.needs_review:
         over = outcome.over_threshold
-        labels = sorted({s.label for s in over if _LABEL.match(s.label)})
+        labels = _signal_labels({s.label for s in over if _LABEL.match(s.label)})
         case = service.attach_signal(
             session,
             settings,
@@ -164,7 +178,7 @@ def _open_review_case(
                         for s in over[:20]
                     ],
                 },
-                labels=labels[:50],
+                labels=labels,
                 score=min(1.0, max(0.0, max(s.score for s in over))),
                 media_id=media_id,
                 hashes=hashes,

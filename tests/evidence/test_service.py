@@ -420,7 +420,7 @@ def test_a_crash_between_commit_and_unlink_leaves_an_orphan_the_next_purge_remov
     item = preserve(db, settings, case.id, media_id)
     with db.session() as s:
         service.purge_expired(s, settings, now=utcnow() + timedelta(days=400))
-        s.info.pop("shieldwall.evidence.unlink_after_commit")  # died before the unlink
+        s.info.pop("shieldwall.files.unlink_after_commit")  # died before the unlink
     path = file_of(settings, item)
     assert path.exists()
     with db.session() as s:

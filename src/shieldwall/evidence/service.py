@@ -27,16 +27,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import threading
-import time
 import uuid as uuidlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,6 +49,7 @@ from shieldwall.core.errors import (
     ShieldwallError,
 )
 from shieldwall.core.sealing import SealError, rewrap, seal, unseal
+from shieldwall.db import files
 from shieldwall.db.base import as_utc, utcnow
 from shieldwall.evidence import repository
 from shieldwall.evidence.models import EvidenceHold, EvidenceItem
@@ -93,11 +90,9 @@ log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:evidence"
 PRINCIPLES = (1,)
 #: Files younger than this are never treated as orphans (their row may not be committed yet).
-ORPHAN_GRACE = timedelta(hours=1)
 BATCH = 500
 MAX_DATA_BYTES = 1_000_000
 DOCUMENT_FORMAT = 1
-_PENDING_UNLINK = "shieldwall.evidence.unlink_after_commit"
 
 
 class EvidenceUnreadable(ShieldwallError):
@@ -130,27 +125,6 @@ def _content_aad(item_uuid: str) -> bytes:
 
 def _data_aad(item_uuid: str) -> bytes:
     return f"{item_uuid}:data".encode("ascii")
-
-
-def _write_sealed(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` atomically and durably (temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 # ---- the report-data document --------------------------------------------------------------
@@ -262,7 +236,9 @@ def _fetch_media(
 
 def _hold_file(settings: Settings, item: EvidenceItem, data: bytes, media_type: str | None) -> None:
     keyring = settings.resolved_keyring()
-    _write_sealed(_path(settings, item.uuid), seal(data, keyring, aad=_content_aad(item.uuid)))
+    files.write_durably(
+        _path(settings, item.uuid), seal(data, keyring, aad=_content_aad(item.uuid))
+    )
     item.file_state = FileState.HELD.value
     item.no_file_reason = None
     item.content_sha256 = hashlib.sha256(data).hexdigest()
@@ -413,7 +389,9 @@ def _rekey_if_needed(settings: Settings, item: EvidenceItem) -> None:
         item.data_sealed = rewrap(item.data_sealed, keyring, aad=_data_aad(item.uuid))
         if item.file_state == FileState.HELD:
             path = _path(settings, item.uuid)
-            _write_sealed(path, rewrap(path.read_bytes(), keyring, aad=_content_aad(item.uuid)))
+            files.write_durably(
+                path, rewrap(path.read_bytes(), keyring, aad=_content_aad(item.uuid))
+            )
     except (OSError, SealError) as exc:
         raise EvidenceUnreadable(
             f"evidence {item.id} cannot be re-wrapped: {exc}", evidence_id=item.id
@@ -734,8 +712,7 @@ def purge_expired(
             break
     session.flush()
     held = repository.count_expired_held(session, now)
-    pending = session.info.setdefault(_PENDING_UNLINK, [])
-    pending.extend(_path(settings, u) for u in doomed)
+    files.unlink_after_commit(session, (_path(settings, u) for u in doomed))
     orphans = _remove_orphans(session, settings)
     if removed or orphans or held:
         audit.record(
@@ -755,47 +732,13 @@ def purge_expired(
     return PurgeResult(purged=len(removed), held_skipped=held, orphan_files=orphans)
 
 
-@event.listens_for(Session, "after_commit")
-def _unlink_pending(session: Session) -> None:
-    for path in session.info.pop(_PENDING_UNLINK, []):
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:  # left for the next purge's orphan sweep
-            log.warning("evidence.unlink_failed", extra={"file": path.name, "error": exc.errno})
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING_UNLINK, None)
-
-
 def _remove_orphans(session: Session, settings: Settings) -> int:
-    folder = evidence_dir(settings)
-    if not folder.is_dir():
-        return 0
-    cutoff = time.time() - ORPHAN_GRACE.total_seconds()
-    candidates: list[Path] = []
-    removed = 0
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            if entry.stat(follow_symlinks=False).st_mtime > cutoff:
-                continue
-            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-                Path(entry.path).unlink(missing_ok=True)  # an interrupted write
-                removed += 1
-            elif len(entry.name) == 36:
-                candidates.append(Path(entry.path))
-    pending = {p.name for p in session.info.get(_PENDING_UNLINK, [])}
-    for start in range(0, len(candidates), BATCH):
-        chunk = candidates[start : start + BATCH]
-        known = repository.known_uuids(session, (p.name for p in chunk))
-        for path in chunk:
-            if path.name not in known and path.name not in pending:
-                path.unlink(missing_ok=True)
-                removed += 1
-    return removed
+    return files.remove_orphans(
+        session,
+        evidence_dir(settings),
+        is_row_file=lambda name: len(name) == 36,
+        known=repository.known_uuids,
+    )
 
 
 # ---- verify and key rotation ---------------------------------------------------------------

@@ -16,17 +16,13 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-import os
 import re
-import threading
-import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +31,7 @@ from shieldwall.config import Settings
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput, NotFound, PayloadTooLarge, ShieldwallError
 from shieldwall.core.sealing import SealError, seal, unseal
+from shieldwall.db import files
 from shieldwall.db.base import as_utc, utcnow
 from shieldwall.media import repository
 from shieldwall.media.models import MediaObject
@@ -44,12 +41,10 @@ log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system:media"
 #: Files younger than this are never treated as orphans (their row may not be committed yet).
-ORPHAN_GRACE = timedelta(hours=1)
 PURGE_BATCH = 500
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 _PURPOSE = re.compile(r"^[a-z][a-z_]{0,19}$")
 _UUID_NAME = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_PENDING_UNLINK = "shieldwall.media.unlink_after_commit"
 
 
 class MediaUnreadable(ShieldwallError):
@@ -84,31 +79,10 @@ def _media_type(value: str | None) -> str | None:
     return text
 
 
-def _write_sealed(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` atomically and durably (temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _seal_to_disk(settings: Settings, object_uuid: str, data: bytes) -> str:
     """Seal ``data`` into the object's file; returns the wrapping key's id (hex)."""
     keyring = settings.resolved_keyring()
-    _write_sealed(_path(settings, object_uuid), seal(data, keyring, aad=_aad(object_uuid)))
+    files.write_durably(_path(settings, object_uuid), seal(data, keyring, aad=_aad(object_uuid)))
     return keyring.current_id.hex()
 
 
@@ -332,7 +306,7 @@ def purge_expired(session: Session, settings: Settings, now: datetime | None = N
         if len(batch) < PURGE_BATCH:
             break
     session.flush()
-    _unlink_after_commit(session, [_path(settings, u) for u in doomed])
+    files.unlink_after_commit(session, (_path(settings, u) for u in doomed))
     orphans = _remove_orphans(session, settings)
     if removed_ids or orphans:
         audit.record(
@@ -350,54 +324,13 @@ def purge_expired(session: Session, settings: Settings, now: datetime | None = N
     return len(removed_ids)
 
 
-def _unlink_after_commit(session: Session, paths: list[Path]) -> None:
-    if paths:
-        session.info.setdefault(_PENDING_UNLINK, []).extend(paths)
-
-
-@event.listens_for(Session, "after_commit")
-def _unlink_pending(session: Session) -> None:
-    for path in session.info.pop(_PENDING_UNLINK, []):
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:  # left for the next purge's orphan sweep
-            log.warning("media.unlink_failed", extra={"file": path.name, "error": exc.errno})
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING_UNLINK, None)
-
-
 def _remove_orphans(session: Session, settings: Settings) -> int:
-    folder = media_dir(settings)
-    if not folder.is_dir():
-        return 0
-    # File times are real time: a purge asked to act "as of" a later date must still not
-    # take a file that another process wrote a moment ago and has not committed yet.
-    cutoff = time.time() - ORPHAN_GRACE.total_seconds()
-    candidates: list[Path] = []
-    removed = 0
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            if entry.stat(follow_symlinks=False).st_mtime > cutoff:
-                continue
-            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-                Path(entry.path).unlink(missing_ok=True)  # an interrupted write
-                removed += 1
-            elif _UUID_NAME.match(entry.name):
-                candidates.append(Path(entry.path))
-    pending = {p.name for p in session.info.get(_PENDING_UNLINK, [])}
-    for start in range(0, len(candidates), PURGE_BATCH):
-        chunk = candidates[start : start + PURGE_BATCH]
-        known = repository.known_uuids(session, (p.name for p in chunk))
-        for path in chunk:
-            if path.name not in known and path.name not in pending:
-                path.unlink(missing_ok=True)
-                removed += 1
-    return removed
+    return files.remove_orphans(
+        session,
+        media_dir(settings),
+        is_row_file=lambda name: bool(_UUID_NAME.match(name)),
+        known=repository.known_uuids,
+    )
 
 
 # ---- key rotation ------------------------------------------------------------------------
@@ -430,7 +363,7 @@ def rewrap_all(session: Session, settings: Settings, *, limit: int | None = None
             path = _path(settings, obj.uuid)
             try:
                 blob = path.read_bytes()
-                _write_sealed(path, rewrap(blob, keyring, aad=_aad(obj.uuid)))
+                files.write_durably(path, rewrap(blob, keyring, aad=_aad(obj.uuid)))
             except (OSError, SealError) as exc:
                 raise MediaUnreadable(
                     f"media {obj.id} cannot be re-wrapped: {exc}", media_id=obj.id

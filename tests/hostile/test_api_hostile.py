@@ -8,9 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shieldwall.apikeys.schemas import KeyKind
+from shieldwall.config import Settings
 from shieldwall.core.access import INTEGRATION_SCOPES
+from shieldwall.db.engine import Database
 from tests.api.problem_check import assert_problem
 from tests.conftest import KeyFactory, auth
+from tests.web.review_cases import media_case
 
 pytestmark = pytest.mark.db
 
@@ -65,3 +68,18 @@ def test_assigning_to_a_username_with_a_nul_byte_is_not_found(
 ) -> None:
     response = client.post("/v1/cases/1/assign", json={"username": NUL}, headers=auth(admin_key))
     assert response.status_code in (404, 422), response.text
+
+
+@pytest.mark.parametrize("note", ['"\\udfff"', '"before \\ud800 after"'])
+def test_a_decision_note_with_a_lone_surrogate_is_refused(
+    client: TestClient, admin_key: str, db: Database, settings: Settings, note: str
+) -> None:
+    case_id = media_case(db, settings).case_id
+    body = '{"outcome": "not_violating", "note": ' + note + "}"
+    response = client.post(
+        f"/v1/cases/{case_id}/decision",
+        content=body.encode(),
+        headers={**auth(admin_key), "Content-Type": "application/json"},
+    )
+    assert assert_problem(response, 422, "invalid-input")["field"] == "note"
+    assert client.get(f"/v1/cases/{case_id}", headers=auth(admin_key)).json()["status"] != "decided"

@@ -582,6 +582,10 @@ def check_note(note: str | None) -> str:
         )
     if "\x00" in text:
         raise InvalidInput("a note must not contain NUL characters", field="note")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON) cannot be sealed
+        raise InvalidInput("a note must be valid Unicode text", field="note") from None
     return text
 
 

@@ -24,6 +24,8 @@ CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
 
 
 def get(session: Session, item_id: int) -> OutboxItem | None:
+    if not 1 <= item_id < 2**63:
+        return None  # names no item (ids are 64-bit), and would overflow the driver
     return session.get(OutboxItem, item_id)
 
 

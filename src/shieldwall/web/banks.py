@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from shieldwall.api.deps import DbSession
@@ -24,13 +24,12 @@ from shieldwall.banks.schemas import (
 )
 from shieldwall.core.access import Role, Scope
 from shieldwall.core.errors import ShieldwallError
-from shieldwall.web.render import form_error, render
+from shieldwall.web.render import form_error, render, see_other
 from shieldwall.web.security import (
     CsrfChecked,
     WebUser,
     page_requires,
     rotate_csrf,
-    set_cookies,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -43,12 +42,6 @@ RECENT = 20
 
 def _bank_path(name: str) -> str:
     return f"/banks/{quote(name, safe='')}"
-
-
-def _redirect(request: Request, path: str) -> Response:
-    response = RedirectResponse(path, status_code=303)
-    set_cookies(request, response)
-    return response
 
 
 def _checkbox(value: str | None) -> bool:
@@ -122,7 +115,7 @@ def banks_create(
         db.rollback()
         status = exc.status if isinstance(exc, ShieldwallError) else 422
         return _list_page(request, db, error=form_error(exc), form=form, status=status)
-    return _redirect(request, _bank_path(bank.name))
+    return see_other(request, _bank_path(bank.name))
 
 
 def _detail_page(
@@ -177,7 +170,7 @@ def bank_enable(
     except ShieldwallError as exc:
         db.rollback()
         return _list_page(request, db, error=exc.message, status=exc.status)
-    return _redirect(request, _bank_path(name))
+    return see_other(request, _bank_path(name))
 
 
 @router.post("/banks/{name}/import", dependencies=[CsrfChecked])

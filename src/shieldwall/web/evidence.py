@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from shieldwall.api.deps import DbSession
 from shieldwall.cases import service as cases
@@ -15,8 +15,8 @@ from shieldwall.core.access import Scope
 from shieldwall.core.errors import ShieldwallError
 from shieldwall.evidence import service
 from shieldwall.evidence.schemas import MAX_REASON
-from shieldwall.web.render import form_error, render
-from shieldwall.web.security import CsrfChecked, WebUser, page_requires, set_cookies
+from shieldwall.web.render import form_error, render, see_other
+from shieldwall.web.security import CsrfChecked, WebUser, page_requires
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[WebUser, page_requires(Scope.EVIDENCE_READ)]
@@ -75,9 +75,7 @@ def _change(
     except ShieldwallError as exc:
         db.rollback()
         return _page(request, db, user, case_id, error=form_error(exc), status=exc.status)
-    response = RedirectResponse(f"/cases/{case_id}/evidence", status_code=303)
-    set_cookies(request, response)
-    return response
+    return see_other(request, f"/cases/{case_id}/evidence")
 
 
 @router.post("/evidence/{evidence_id}/hold", dependencies=[CsrfChecked])

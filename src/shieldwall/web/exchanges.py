@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from shieldwall.api.deps import DbSession
@@ -22,8 +22,8 @@ from shieldwall.core.access import Scope
 from shieldwall.core.errors import InvalidInput, ShieldwallError
 from shieldwall.exchanges import repository, runner, service
 from shieldwall.exchanges.schemas import ExchangeCreate, ExchangeType, ExchangeUpdate, RunTrigger
-from shieldwall.web.render import form_error, render
-from shieldwall.web.security import CsrfChecked, WebUser, page_requires, set_cookies
+from shieldwall.web.render import form_error, render, see_other
+from shieldwall.web.security import CsrfChecked, WebUser, page_requires
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -33,12 +33,6 @@ Manager = Annotated[WebUser, page_requires(Scope.EXCHANGES_MANAGE)]
 
 def _path(name: str) -> str:
     return f"/exchanges/{quote(name, safe='')}"
-
-
-def _redirect(request: Request, path: str) -> Response:
-    response = RedirectResponse(path, status_code=303)
-    set_cookies(request, response)
-    return response
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
@@ -129,7 +123,7 @@ def exchanges_create(
         db.rollback()
         status = exc.status if isinstance(exc, ShieldwallError) else 422
         return _list_page(request, db, user, error=form_error(exc), form=form, status=status)
-    return _redirect(request, _path(exchange.name))
+    return see_other(request, _path(exchange.name))
 
 
 @router.post("/exchanges/shares", dependencies=[CsrfChecked])
@@ -148,7 +142,7 @@ def exchanges_share(
     except ShieldwallError as exc:
         db.rollback()
         return _list_page(request, db, user, error=exc.message, status=exc.status)
-    return _redirect(request, "/exchanges")
+    return see_other(request, "/exchanges")
 
 
 def _detail_page(
@@ -211,7 +205,7 @@ def exchange_fetch(
             log.exception("exchange.fetch_crashed", extra={"exchange_id": run.exchange_id})
 
     tasks.add_task(lambda: threading.Thread(target=go, daemon=True).start())
-    return _redirect(request, _path(name))
+    return see_other(request, _path(name))
 
 
 @router.post("/exchanges/{name}/settings", dependencies=[CsrfChecked])
@@ -244,4 +238,4 @@ def exchange_update(
             return _detail_page(request, db, user, name, error=form_error(exc), status=status)
         except ShieldwallError as missing:
             return _list_page(request, db, user, error=missing.message, status=missing.status)
-    return _redirect(request, _path(name))
+    return see_other(request, _path(name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from shieldwall.api.deps import DbSession
@@ -22,7 +22,7 @@ from shieldwall.overview.service import overview
 from shieldwall.users import repository as users_repository
 from shieldwall.users import service as users
 from shieldwall.users.schemas import UserCreate, UserUpdate
-from shieldwall.web.render import form_error, render
+from shieldwall.web.render import form_error, render, see_other
 from shieldwall.web.security import (
     SESSION_COOKIE,
     CsrfChecked,
@@ -32,7 +32,6 @@ from shieldwall.web.security import (
     page_requires,
     rotate_csrf,
     safe_next,
-    set_cookies,
     start_login,
 )
 
@@ -42,19 +41,13 @@ KeysAdmin = Annotated[WebUser, page_requires(Scope.APIKEYS_MANAGE)]
 EventsReader = Annotated[WebUser, page_requires(Scope.EVENTS_READ)]
 
 
-def _redirect(request: Request, path: str) -> Response:
-    response = RedirectResponse(path, status_code=303)
-    set_cookies(request, response)
-    return response
-
-
 # ---- login ---------------------------------------------------------------------------------
 
 
 @router.get("/login")
 def login_page(request: Request, db: DbSession, next: str = "/") -> Response:
     if optional_user(request, db) is not None:
-        return _redirect(request, safe_next(next))
+        return see_other(request, safe_next(next))
     return render(request, "login.html", {"next": safe_next(next), "error": None})
 
 
@@ -70,7 +63,7 @@ def login_submit(
     result = users.check_password_login(db, username, password, settings)
     if result.ok and result.user is not None:
         start_login(request, db, result.user)
-        return _redirect(request, safe_next(next))
+        return see_other(request, safe_next(next))
     if result.outcome == users.LoginOutcome.LOCKED:
         error, status = (
             "Too many failed attempts: this account is locked for a while. "
@@ -95,7 +88,7 @@ def logout(request: Request, db: DbSession) -> Response:
     if token:
         users.end_web_session(db, token)
     request.state.clear_session = True
-    return _redirect(request, "/login")
+    return see_other(request, "/login")
 
 
 # ---- home ----------------------------------------------------------------------------------
@@ -273,7 +266,7 @@ def keys_revoke(request: Request, db: DbSession, user: KeysAdmin, key_id: int) -
     except ShieldwallError as exc:
         db.rollback()
         return _keys_page(request, db, error=exc.message, status=exc.status)
-    return _redirect(request, "/admin/api-keys")
+    return see_other(request, "/admin/api-keys")
 
 
 # ---- event log -----------------------------------------------------------------------------

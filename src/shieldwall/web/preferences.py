@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -16,8 +16,8 @@ from shieldwall.cases import service as cases
 from shieldwall.cases.schemas import ReviewPreferences, ReviewPreferencesIn
 from shieldwall.core.access import Scope
 from shieldwall.core.errors import InvalidInput, ShieldwallError
-from shieldwall.web.render import form_error, render
-from shieldwall.web.security import CsrfChecked, WebUser, page_requires, set_cookies
+from shieldwall.web.render import form_error, render, see_other
+from shieldwall.web.security import CsrfChecked, WebUser, page_requires
 
 router = APIRouter(include_in_schema=False)
 CaseReader = Annotated[WebUser, page_requires(Scope.CASES_READ)]
@@ -76,9 +76,7 @@ def _page(
 
 
 def _redirect(request: Request, notice: str) -> Response:
-    response = RedirectResponse(f"/review/preferences?saved={notice}", status_code=303)
-    set_cookies(request, response)
-    return response
+    return see_other(request, f"/review/preferences?saved={notice}")
 
 
 SAVED = {"mine": "Your preferences are saved.", "org": "Organisation defaults are saved."}

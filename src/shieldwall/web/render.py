@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
@@ -34,5 +34,13 @@ def render(
     }
     ctx.update(context or {})
     response = templates.TemplateResponse(request, name, ctx, status_code=status)
+    set_cookies(request, response)
+    return response
+
+
+def see_other(request: Request, path: str) -> RedirectResponse:
+    """The answer to a form that worked: 303 to ``path`` (post/redirect/get), carrying the
+    session and CSRF cookies the request may have rotated."""
+    response = RedirectResponse(path, status_code=303)
     set_cookies(request, response)
     return response

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from shieldwall.api.deps import DbSession
@@ -16,8 +16,8 @@ from shieldwall.core.access import Scope
 from shieldwall.core.errors import ShieldwallError
 from shieldwall.reporting import destinations, service
 from shieldwall.reporting.schemas import ReportStatus
-from shieldwall.web.render import render
-from shieldwall.web.security import CsrfChecked, WebUser, page_requires, set_cookies
+from shieldwall.web.render import render, see_other
+from shieldwall.web.security import CsrfChecked, WebUser, page_requires
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[WebUser, page_requires(Scope.REPORTS_READ)]
@@ -114,9 +114,7 @@ def _act(request: Request, db: Session, user: WebUser, report_id: int, what: str
     except ShieldwallError as exc:
         db.rollback()
         return _detail(request, db, user, report_id, error=exc.message, status=exc.status)
-    response = RedirectResponse(f"/reports/{report_id}", status_code=303)
-    set_cookies(request, response)
-    return response
+    return see_other(request, f"/reports/{report_id}")
 
 
 @router.post("/reports/{report_id}/retract", dependencies=[CsrfChecked])

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -34,10 +34,10 @@ from shieldwall.core.errors import InvalidInput, ShieldwallError
 from shieldwall.core.taxonomy import DECISION_LABELS, INDUSTRY_CLASSIFICATION, Term
 from shieldwall.db.base import utcnow
 from shieldwall.web import reports as report_pages
-from shieldwall.web.render import form_error, render, templates
+from shieldwall.web.render import form_error, render, see_other, templates
 from shieldwall.web.review_media import NO_STORE, media_views
 from shieldwall.web.review_signals import signal_extras
-from shieldwall.web.security import CsrfChecked, WebUser, page_requires, rotate_csrf, set_cookies
+from shieldwall.web.security import CsrfChecked, WebUser, page_requires, rotate_csrf
 
 router = APIRouter(include_in_schema=False)
 CaseReader = Annotated[WebUser, page_requires(Scope.CASES_READ)]
@@ -78,12 +78,6 @@ def _age(value: datetime | None, now: datetime) -> str:
 templates.env.filters.setdefault("review_time", _time)
 templates.env.filters.setdefault("review_seconds", _seconds)
 templates.env.filters.setdefault("review_age", _age)
-
-
-def _redirect(request: Request, path: str) -> Response:
-    response = RedirectResponse(path, status_code=303)
-    set_cookies(request, response)
-    return response
 
 
 def _settings(request: Request) -> Settings:
@@ -368,7 +362,7 @@ def case_decide(
     done = "escalated" if chosen is Outcome.ESCALATE else "decided"
     if cases.is_awaiting_confirmation(result):
         done = "awaiting"
-    return _redirect(request, f"/review/cases/{case_id}?done={done}")
+    return see_other(request, f"/review/cases/{case_id}?done={done}")
 
 
 @router.post("/review/cases/{case_id}/confirm", dependencies=[CsrfChecked])
@@ -390,7 +384,7 @@ def case_confirm(
     except ShieldwallError as exc:
         return _refused(request, db, user, case_id, exc)
     rotate_csrf(request)
-    return _redirect(
+    return see_other(
         request, f"/review/cases/{case_id}?done={'confirmed' if agreed else 'disagreed'}"
     )
 
@@ -401,7 +395,7 @@ def case_assign(request: Request, db: DbSession, user: CaseWriter, case_id: int)
         cases.assign(db, _settings(request), case_id, username=None, actor=user.principal)
     except ShieldwallError as exc:
         return _refused(request, db, user, case_id, exc)
-    return _redirect(request, f"/review/cases/{case_id}")
+    return see_other(request, f"/review/cases/{case_id}")
 
 
 @router.post("/review/cases/{case_id}/close", dependencies=[CsrfChecked])
@@ -412,4 +406,4 @@ def case_close(request: Request, db: DbSession, user: CaseWriter, case_id: int) 
     except ShieldwallError as exc:
         return _refused(request, db, user, case_id, exc)
     rotate_csrf(request)
-    return _redirect(request, f"/review/cases/{case_id}?done=closed")
+    return see_other(request, f"/review/cases/{case_id}?done=closed")

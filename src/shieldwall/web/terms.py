@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -24,8 +24,8 @@ from shieldwall.textsignals.schemas import (
     TermListCreate,
     TermListUpdate,
 )
-from shieldwall.web.render import form_error, render
-from shieldwall.web.security import CsrfChecked, WebUser, page_requires, rotate_csrf, set_cookies
+from shieldwall.web.render import form_error, render, see_other
+from shieldwall.web.security import CsrfChecked, WebUser, page_requires, rotate_csrf
 
 router = APIRouter(include_in_schema=False)
 TermsReader = Annotated[WebUser, page_requires(Scope.BANKS_READ)]
@@ -37,12 +37,6 @@ RECENT = 50
 
 def _path(name: str) -> str:
     return f"/terms/{quote(name, safe='')}"
-
-
-def _redirect(request: Request, path: str) -> Response:
-    response = RedirectResponse(path, status_code=303)
-    set_cookies(request, response)
-    return response
 
 
 def _list_page(
@@ -128,7 +122,7 @@ def terms_create(
         db.rollback()
         status = exc.status if isinstance(exc, ShieldwallError) else 422
         return _list_page(request, db, error=form_error(exc), form=form, status=status)
-    return _redirect(request, _path(created.name))
+    return see_other(request, _path(created.name))
 
 
 @router.get("/terms/{name}")
@@ -172,7 +166,7 @@ def term_add(
         status = exc.status if isinstance(exc, ShieldwallError) else 422
         term_list = service.get_list(db, name)
         return _detail_page(request, db, user, term_list, error=form_error(exc), status=status)
-    return _redirect(request, _path(term_list.name))
+    return see_other(request, _path(term_list.name))
 
 
 @router.post("/terms/{name}/enabled", dependencies=[CsrfChecked])
@@ -189,7 +183,7 @@ def term_enable(
     except ShieldwallError as exc:
         db.rollback()
         return _list_page(request, db, error=exc.message, status=exc.status)
-    return _redirect(request, _path(name))
+    return see_other(request, _path(name))
 
 
 @router.post("/terms/{name}/import", dependencies=[CsrfChecked])

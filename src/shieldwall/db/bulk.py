@@ -67,11 +67,17 @@ def insert_rows(
     return len(converted)
 
 
+def _escape(text: str) -> str:
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
+
+
 def _copy_text(value: Any, is_json: bool) -> str:
     if value is None:
         return "\\N"
     if is_json:
-        return json.dumps(value).translate(_COPY_ESCAPES)
+        return _escape(json.dumps(value))
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, int | float):
@@ -80,7 +86,7 @@ def _copy_text(value: Any, is_json: bool) -> str:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a bulk insert; use an aware one")
         return value.isoformat()
-    return str(value).translate(_COPY_ESCAPES)
+    return _escape(str(value))
 
 
 def _copy_rows(
@@ -93,19 +99,25 @@ def _copy_rows(
     driver = connection.connection.driver_connection
     assert driver is not None
     names = ", ".join(columns)
+    plain = [not j for j in is_json]
     with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         lines: list[str] = []
         for row in rows:
             fields = []
             for i, value in enumerate(row):
-                if value is None or isinstance(value, str | int | float):
-                    fields.append(_copy_text(value, is_json[i]))
-                    continue
-                found = memo[i].get(id(value))
-                if found is None:
-                    found = memo[i][id(value)] = _copy_text(value, is_json[i])
-                    keep.append(value)
-                fields.append(found)
+                kind = type(value)
+                if kind is str and plain[i]:
+                    fields.append(_escape(value))
+                elif value is None:
+                    fields.append("\\N")
+                elif kind is int and plain[i]:
+                    fields.append(str(value))
+                else:
+                    found = memo[i].get(id(value))
+                    if found is None:
+                        found = memo[i][id(value)] = _copy_text(value, is_json[i])
+                        keep.append(value)
+                    fields.append(found)
             lines.append("\t".join(fields))
             count += 1
             if len(lines) >= _COPY_CHUNK:

@@ -206,7 +206,7 @@ ItemRow = tuple[int, str, str, str, list[str], datetime | None]
 
 _PG_FIND_ITEMS = text(
     "SELECT i.id, i.record_id, i.signal_type, i.value_key, i.labels, i.removed_at "
-    "FROM unnest(CAST(:records AS text[])) AS wanted(record_id) "
+    "FROM unnest(string_to_array(:records, chr(31))) AS wanted(record_id) "
     "CROSS JOIN LATERAL (SELECT id, record_id, signal_type, value_key, labels, removed_at "
     "FROM exchange_items WHERE exchange_id = :exchange_id AND record_id = wanted.record_id "
     "OFFSET 0) AS i"
@@ -223,7 +223,8 @@ def items_for_records(
     for chunk in _chunks(list(record_ids)):
         stmt: Executable
         if _is_pg(session):
-            stmt = _PG_FIND_ITEMS.bindparams(exchange_id=exchange_id, records=list(chunk))
+            # one string, split by the server (record ids are printable: no unit separator)
+            stmt = _PG_FIND_ITEMS.bindparams(exchange_id=exchange_id, records="\x1f".join(chunk))
         else:
             stmt = select(
                 _items.c.id,

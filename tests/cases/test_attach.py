@@ -106,7 +106,7 @@ def test_a_decided_case_is_not_joined(
         ({"hashes": [("photodna", "00")]}, "unknown signal type"),
         ({"summary": {"blob": "x" * 5000}}, "4096 bytes"),
         ({"summary": {"when": object()}}, "plain JSON"),
-        ({"ref": "a\nb"}, "control characters"),
+        ({"ref": "a\nb"}, "control, format"),
     ],
 )
 def test_bad_signals_write_nothing(

@@ -83,3 +83,17 @@ def test_a_decision_note_with_a_lone_surrogate_is_refused(
     )
     assert assert_problem(response, 422, "invalid-input")["field"] == "note"
     assert client.get(f"/v1/cases/{case_id}", headers=auth(admin_key)).json()["status"] != "decided"
+
+
+@pytest.mark.parametrize("sneaky", ["post\u202e1-tsop", "post\u200b1", "post\u2066x"])
+def test_references_that_would_display_as_something_else_are_refused(
+    client: TestClient, platform: dict[str, str], sneaky: str
+) -> None:
+    """A bidirectional override or an invisible character in a platform reference would make
+    the review UI show a different id than the one the platform sent: refused, never stored."""
+    report = {"reporter_id": "u-1", "category": "grooming", "content_id": sneaky}
+    response = client.post("/v1/user-reports", json=report, headers=platform)
+    assert_problem(response, 422, "invalid-input")
+    signals = [{"signal_type": "md5", "value": "0" * 32}]
+    lookup = {"signals": signals, "content_id": sneaky}
+    assert_problem(client.post("/v1/lookup", json=lookup, headers=platform), 422, "invalid-input")

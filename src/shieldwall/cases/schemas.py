@@ -83,7 +83,8 @@ class SubjectKind(StrEnum):
 
 def clean_ref(value: str | None, *, field_name: str, required: bool = False) -> str | None:
     """A platform reference without surrounding spaces, at most :data:`MAX_REF` characters and
-    without control characters; :class:`InvalidInput` otherwise (never quoting the value)."""
+    without control, format or surrogate characters (a reference must look in the review UI
+    like what it is); :class:`InvalidInput` otherwise (never quoting the value)."""
     text = (value or "").strip()
     if not text:
         if required:
@@ -93,9 +94,19 @@ def clean_ref(value: str | None, *, field_name: str, required: bool = False) -> 
         raise InvalidInput(
             f"{field_name} is longer than {MAX_REF} characters ({len(text)})", field=field_name
         )
-    if any(unicodedata.category(c) == "Cc" for c in text):
-        raise InvalidInput(f"{field_name} must not contain control characters", field=field_name)
+    if any(unicodedata.category(c) in _INVISIBLE for c in text):
+        raise InvalidInput(
+            f"{field_name} must not contain control, format (e.g. bidirectional overrides, "
+            "zero-width) or surrogate characters",
+            field=field_name,
+        )
     return text
+
+
+#: Unicode categories a reference may not hold: controls (Cc), format characters (Cf: the
+#: bidirectional overrides that make ``abc\u202edcba`` display reversed in the review UI,
+#: zero-width joiners) and lone surrogates (Cs).
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs"})
 
 
 @dataclass(frozen=True)

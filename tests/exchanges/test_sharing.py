@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,3 +207,33 @@ def test_a_wrong_partner_key_fails_in_plain_words(
     run = partner.fetch()
     assert run.status == "failed"
     assert "401" in (run.error or "")
+
+
+def test_a_page_is_cut_short_before_it_grows_too_large(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shieldwall.exchanges import feed
+
+    with db.session() as session:
+        banks.create_bank(session, BankCreate(name="BIG"), actor=SYSTEM)
+        banks.add_entries(
+            session,
+            "BIG",
+            [EntryIn(signal_type="pdq", value=pdq_of(i)) for i in range(5)],
+            actor=SYSTEM,
+        )
+        service.share_bank(session, settings, "BIG", actor=SYSTEM)
+    monkeypatch.setattr(feed, "MAX_PAGE_CHARS", 400)  # about two PDQ items
+    cursor, seen = "0", []
+    with db.session() as session:
+        while True:
+            body, _ = feed.feed_page(
+                session, settings, "BIG", cursor=cursor, limit=100, actor=SYSTEM
+            )
+            page = json.loads(body)
+            assert 1 <= len(page["items"]) <= 3
+            seen += [item["value"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                break
+    assert sorted(seen) == sorted(pdq_of(i) for i in range(5))

@@ -29,6 +29,8 @@ from shieldwall.integrations.exchanges import signing
 
 _CURSOR = re.compile(r"^(0|[0-9]{1,19}\.[0-9]{1,19})$")
 MAX_LIMIT = 10_000
+#: Roughly the most characters of values one page carries (fetchers read up to 64 MiB).
+MAX_PAGE_CHARS = 16 * 1_048_576
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
@@ -71,6 +73,13 @@ def feed_page(
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    # a page stays well under what a fetcher reads (vPDQ values can be large): cut it short
+    size = 0
+    for n, row in enumerate(rows):
+        size += len(row[2]) + 100
+        if size > MAX_PAGE_CHARS and n > 0:
+            rows, more = rows[:n], True
+            break
     items = [
         FeedItem(
             id=entry_id,

@@ -41,6 +41,8 @@ def parse_cursor(cursor: str) -> tuple[int, int]:
     if cursor == "0":
         return 0, 0
     seq, _, entry_id = cursor.partition(".")
+    if int(seq) >= 2**63 or int(entry_id) >= 2**63:
+        raise InvalidInput("cursor is out of range", field="cursor")
     return int(seq), int(entry_id)
 
 
@@ -56,7 +58,7 @@ def feed_page(
     """The page's JSON body and its signature header value."""
     after_seq, after_id = parse_cursor(cursor)
     try:
-        bank = banks.get_bank(session, bank_name)
+        bank = banks.get_bank(session, bank_name) if bank_name.isprintable() else None
     except NotFound:
         bank = None
     if bank is None or repository.get_share(session, bank.id) is None:

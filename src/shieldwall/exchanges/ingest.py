@@ -134,10 +134,10 @@ def check_records(
     checked_labels: dict[tuple[str, ...], list[str] | InvalidInput] = {}
     for record in records:
         record_id = record.record_id
-        if not record_id or len(record_id) > 200 or not record_id.isprintable():
+        if not record_id or len(record_id) > 200 or printable(record_id) != record_id:
             rejected.append(
                 Rejected(
-                    (record_id or "(empty)")[:200].encode("ascii", "replace").decode(),
+                    printable(record_id or "(empty)")[:200],
                     "the record id is empty, longer than 200 characters or not printable",
                 )
             )
@@ -292,6 +292,18 @@ def _change(
     return {"item_id": item_id, "new_labels": labels, "seen": now, "gone": gone}
 
 
+def printable(text: str) -> str:
+    """``text`` with anything unprintable (NUL, control and format characters, lone
+    surrogates) replaced, so a hostile source cannot make a row unstorable."""
+    if text.isprintable():
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in text)
+
+
 def quarantine(
     session: Session,
     exchange_id: int,
@@ -305,7 +317,7 @@ def quarantine(
         return
     latest: dict[str, str] = {}
     for item in rejected:
-        latest[item.record_id[:200]] = item.reason[:500]
+        latest[printable(item.record_id)[:200] or "(empty)"] = printable(item.reason)[:500]
     known = repository.quarantined_ids(session, exchange_id, list(latest))
     repository.bump_quarantine(
         session,

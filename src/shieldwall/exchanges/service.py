@@ -69,8 +69,24 @@ def _validation_message(prefix: str, exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _storable(value: Any, where: str) -> None:
+    """Refuse text a database cannot store or a page should not show (NUL, control and
+    format characters) anywhere in a settings object."""
+    if isinstance(value, str):
+        if not value.isprintable():
+            raise InvalidInput(f"{where} holds control or unprintable characters", field=where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, where)
+            _storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, where)
+
+
 def check_settings(kind: ExchangeType, values: dict[str, Any]) -> dict[str, Any]:
     """The type's settings, checked and with defaults; :class:`InvalidInput` names the field."""
+    _storable(values, "settings")
     model = SETTINGS_MODELS[kind]
     try:
         parsed = model.model_validate(values)
@@ -147,7 +163,8 @@ def credentials_of(settings: Settings, exchange: Exchange) -> dict[str, Any]:
 
 
 def get_exchange(session: Session, name: str) -> Exchange:
-    exchange = repository.get_exchange_by_name(session, name)
+    # a name with NUL or control characters names no exchange (and PostgreSQL refuses NUL)
+    exchange = repository.get_exchange_by_name(session, name) if name.isprintable() else None
     if exchange is None:
         raise NotFound(
             f"no exchange named {name[:100]!r}; list them with GET /v1/exchanges",
@@ -159,6 +176,8 @@ def get_exchange(session: Session, name: str) -> Exchange:
 def create_exchange(
     session: Session, settings: Settings, data: ExchangeCreate, *, actor: Principal | str
 ) -> Exchange:
+    if not data.bank.isprintable():
+        raise NotFound(f"no bank named {data.bank[:100]!r}", field="bank")
     bank = banks.get_bank(session, data.bank)
     if repository.get_exchange_by_name(session, data.name) is not None:
         raise Conflict(f"an exchange named {data.name} already exists", field="name")
@@ -350,7 +369,7 @@ def signing_key_text(settings: Settings) -> str:
 def share_bank(
     session: Session, settings: Settings, bank_name: str, *, actor: Principal | str
 ) -> ShareOut:
-    bank = banks.get_bank(session, bank_name)
+    bank = _named_bank(session, bank_name)
     share = repository.get_share(session, bank.id)
     if share is None:
         share = ExchangeShare(bank_id=bank.id, created_by=banks.actor_ref(actor))
@@ -368,7 +387,7 @@ def share_bank(
 
 
 def unshare_bank(session: Session, bank_name: str, *, actor: Principal | str) -> None:
-    bank = banks.get_bank(session, bank_name)
+    bank = _named_bank(session, bank_name)
     share = repository.get_share(session, bank.id)
     if share is None:
         raise NotFound(f"bank {bank.name} is not shared")
@@ -382,6 +401,12 @@ def unshare_bank(session: Session, bank_name: str, *, actor: Principal | str) ->
         principles=PRINCIPLES,
         payload={"bank_id": bank.id},
     )
+
+
+def _named_bank(session: Session, name: str) -> Bank:
+    if not name.isprintable():
+        raise NotFound(f"no bank named {name[:100]!r}", bank=name[:100])
+    return banks.get_bank(session, name)
 
 
 def list_shares(session: Session, settings: Settings) -> list[ShareOut]:

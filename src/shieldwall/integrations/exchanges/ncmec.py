@@ -314,6 +314,8 @@ class NcmecAdapter:
                 continue
             records, rejected, skipped = parse_entries(root, self.member_ids)
             link = (root.findtext("paging/next") or "").strip()
+            if len(link) > 4096 or not link.isprintable():
+                raise SourceMalformed("NCMEC sent a paging link that is not a link")
             if link and (link == next_ or link in seen):
                 raise SourceMalformed(
                     "NCMEC sent a paging link it had already sent in this window; stopped to "

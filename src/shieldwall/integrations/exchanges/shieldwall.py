@@ -88,6 +88,8 @@ class ShieldwallFeedAdapter:
         items = body.get("items")
         if not isinstance(next_cursor, str) or not isinstance(more, bool):
             raise SourceMalformed("the partner feed page has no next_cursor/has_more")
+        if len(next_cursor) > 200 or not next_cursor.isprintable():
+            raise SourceMalformed("the partner feed's next_cursor is not a cursor")
         if not isinstance(items, list):
             raise SourceMalformed("the partner feed page has no items list")
         page = Page(checkpoint={"cursor": next_cursor})

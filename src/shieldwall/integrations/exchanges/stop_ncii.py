@@ -210,7 +210,9 @@ class StopNciiAdapter:
         next_set = body.get("nextSetTimestamp")
         if not isinstance(more, bool):
             raise SourceMalformed("a StopNCII page has no hasMoreRecords true/false")
-        if more and (not isinstance(token, str) or not token):
+        if more and (
+            not isinstance(token, str) or not token or len(token) > 4096 or not token.isprintable()
+        ):
             raise SourceMalformed(
                 "a StopNCII page says more records follow but has no nextPageToken"
             )

@@ -1,0 +1,122 @@
+"""Hostile input: text a database cannot store, ids out of range, tokens that are not
+tokens. Nothing may crash a fetch for good or answer 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shieldwall.banks.models import Bank
+from shieldwall.db.engine import Database
+from shieldwall.devtools.fake_stopncii import FakeStopNcii, pdq_for, record
+from shieldwall.exchanges import service
+from tests.conftest import auth
+from tests.exchanges.conftest import STOPNCII_CREDENTIALS, Fetch, MakeExchange, live_values
+
+pytestmark = pytest.mark.db
+
+
+def test_records_with_unstorable_text_are_quarantined_and_the_fetch_goes_on(
+    stopncii: tuple[FakeStopNcii, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    fake, url = stopncii
+    fake.set_records(
+        [
+            record(pdq_for(1), ts=1_700_000_001),
+            record("ab\x00cd", ts=1_700_000_002),
+            {**record(pdq_for(3), ts=1_700_000_003), "signalType": "Image\x00PDQ"},
+            record("\ud800" * 3, ts=1_700_000_004),
+            {**record(pdq_for(5), ts=1_700_000_005), "hashStatus": "\u202eActive"},
+            record(pdq_for(6), ts=1_700_000_006),
+        ]
+    )
+    name = make_exchange(
+        "stopncii", "stop_ncii", {"base_url": url}, credentials=STOPNCII_CREDENTIALS
+    )
+    run = fetch(name)
+    assert run.status == "succeeded", run.error
+    assert (run.added, run.quarantined) == (2, 4)
+    assert set(live_values(db, bank.id)) == {("pdq", pdq_for(1)), ("pdq", pdq_for(6))}
+    with db.session() as session:
+        rows = service.status(session, name).quarantine
+    for row in rows:
+        assert row.record_id.isprintable()
+        assert row.reason.isprintable()
+
+
+def test_a_page_token_that_is_not_a_token_fails_in_plain_words(
+    stopncii: tuple[FakeStopNcii, str], make_exchange: MakeExchange, fetch: Fetch
+) -> None:
+    fake, url = stopncii
+    fake.set_records([record(pdq_for(i), ts=1_700_000_000 + i) for i in range(20)])
+    original = fake._fetch
+
+    def nul_token(request: Any) -> Any:
+        reply = original(request)
+        body = json.loads(reply.body)
+        if body.get("nextPageToken"):
+            body["nextPageToken"] = "tok\x00en"
+        reply.body = json.dumps(body).encode()
+        return reply
+
+    fake._fetch = nul_token  # type: ignore[method-assign]
+    name = make_exchange(
+        "stopncii",
+        "stop_ncii",
+        {"base_url": url, "page_size": 10},
+        credentials=STOPNCII_CREDENTIALS,
+    )
+    run = fetch(name)
+    assert run.status == "failed"
+    assert "nextPageToken" in (run.error or "")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/exchanges/a%00b",
+        "/v1/exchanges/a%00b/quarantine",
+        "/v1/exchange/feeds/A%00B",
+    ],
+)
+def test_names_with_nul_are_unknown(client: TestClient, admin_key: str, path: str) -> None:
+    assert client.get(path, headers=auth(admin_key)).status_code == 404
+
+
+def test_out_of_range_cursors_and_unstorable_settings_are_refused(
+    client: TestClient, admin_key: str, bank: Bank
+) -> None:
+    headers = auth(admin_key)
+    assert client.put(f"/v1/exchange/shares/{bank.name}", headers=headers).status_code == 200
+    huge = client.get(
+        f"/v1/exchange/feeds/{bank.name}",
+        params={"cursor": f"{2**64}.1"},
+        headers=headers,
+    )
+    assert huge.status_code == 422
+    created = client.post(
+        "/v1/exchanges",
+        headers=headers,
+        json={
+            "name": "x",
+            "type": "url",
+            "bank": bank.name,
+            "settings": {"url": "http://example.org/\u0000"},
+        },
+    )
+    assert created.status_code == 422
+    assert "unprintable" in created.json()["detail"]
+    nul_bank = client.post(
+        "/v1/exchanges",
+        headers=headers,
+        json={"name": "y", "type": "url", "bank": "A\u0000", "settings": {"url": "http://e.x"}},
+    )
+    assert nul_bank.status_code == 404
+    assert client.put("/v1/exchange/shares/A%00B", headers=headers).status_code == 404

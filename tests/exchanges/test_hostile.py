@@ -120,3 +120,20 @@ def test_out_of_range_cursors_and_unstorable_settings_are_refused(
     )
     assert nul_bank.status_code == 404
     assert client.put("/v1/exchange/shares/A%00B", headers=headers).status_code == 404
+
+
+def test_deeply_nested_settings_are_refused_not_crashed(
+    client: TestClient, admin_key: str, bank: Bank
+) -> None:
+    for depth in (200, 3000):  # deep for our check; deeper than the JSON parser goes
+        deep = "[" * depth + '"x"' + "]" * depth
+        body = (
+            f'{{"name": "deep", "type": "url", "bank": "{bank.name}", '
+            f'"settings": {{"url": "http://e.x", "extra": {deep}}}}}'
+        )
+        response = client.post(
+            "/v1/exchanges",
+            headers={**auth(admin_key), "Content-Type": "application/json"},
+            content=body,
+        )
+        assert response.status_code in (400, 413, 422), (depth, response.text[:200])

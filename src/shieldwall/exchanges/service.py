@@ -71,17 +71,19 @@ def _validation_message(prefix: str, exc: ValidationError) -> str:
 
 def _storable(value: Any, where: str) -> None:
     """Refuse text a database cannot store or a page should not show (NUL, control and
-    format characters) anywhere in a settings object."""
-    if isinstance(value, str):
-        if not value.isprintable():
-            raise InvalidInput(f"{where} holds control or unprintable characters", field=where)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _storable(key, where)
-            _storable(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            _storable(item, where)
+    format characters) anywhere in a settings object, however deeply nested (no recursion)."""
+    pending: list[tuple[Any, str]] = [(value, where)]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if not item.isprintable():
+                raise InvalidInput(f"{path} holds control or unprintable characters", field=where)
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                pending.append((key, path))
+                pending.append((inner, f"{path}.{str(key)[:40]}"))
+        elif isinstance(item, list):
+            pending.extend((inner, path) for inner in item)
 
 
 def check_settings(kind: ExchangeType, values: dict[str, Any]) -> dict[str, Any]:

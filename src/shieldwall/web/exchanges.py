@@ -42,6 +42,8 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
         value = json.loads(text)
     except ValueError as exc:
         raise InvalidInput(f"{what} must be a JSON object ({exc.args[0]})") from None
+    except RecursionError:
+        raise InvalidInput(f"{what} is nested too deeply") from None
     if not isinstance(value, dict):
         raise InvalidInput(f'{what} must be a JSON object, like {{"key": "value"}}')
     return value

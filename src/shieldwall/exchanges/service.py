@@ -40,6 +40,8 @@ from shieldwall.exchanges.schemas import (
     RunOut,
     ShareOut,
 )
+from shieldwall.exchanges.sources import require_pytx
+from shieldwall.integrations.exchanges.base import SourceError
 
 PRINCIPLES = (10,)
 
@@ -89,6 +91,10 @@ def _storable(value: Any, where: str) -> None:
 def check_settings(kind: ExchangeType, values: dict[str, Any]) -> dict[str, Any]:
     """The type's settings, checked and with defaults; :class:`InvalidInput` names the field."""
     _storable(values, "settings")
+    try:
+        require_pytx(kind)
+    except SourceError as exc:
+        raise InvalidInput(str(exc), field="type") from None
     model = SETTINGS_MODELS[kind]
     try:
         parsed = model.model_validate(values)

@@ -22,6 +22,22 @@ def _need(credentials: dict[str, Any], *names: str) -> list[str]:
     return [str(credentials[n]) for n in names]
 
 
+PYTX_TYPES = frozenset({ExchangeType.NCMEC, ExchangeType.STOP_NCII, ExchangeType.FB_THREATEXCHANGE})
+
+
+def require_pytx(kind: ExchangeType) -> None:
+    """A friendly error when python-threatexchange (the ``exchanges`` extra) is missing."""
+    if kind not in PYTX_TYPES:
+        return
+    try:
+        import threatexchange  # noqa: F401
+    except ImportError:
+        raise SourceRefused(
+            f"{kind.value} exchanges need python-threatexchange: pip install "
+            "'shieldwall[exchanges]' (or: pip install threatexchange)"
+        ) from None
+
+
 def build_adapter(
     exchange: Exchange,
     credentials: dict[str, Any],
@@ -30,6 +46,7 @@ def build_adapter(
     clock: Callable[[], float] = time.time,
 ) -> Adapter:
     kind = ExchangeType(exchange.type)
+    require_pytx(kind)
     settings = dict(exchange.settings or {})
     if kind is ExchangeType.NCMEC:
         from shieldwall.integrations.exchanges.ncmec import (

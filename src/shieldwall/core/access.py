@@ -53,6 +53,10 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     ),
 }
 
+#: Roles that see list values on the pages (hashes in banks, terms in term lists); others see
+#: that an entry exists, its kind and counts.
+VALUE_ROLES: frozenset[str] = frozenset({Role.ADMIN.value, Role.REVIEWER.value})
+
 #: What a key used by a platform's own servers may be granted. Nothing that exposes
 #: reviewers' work, people or the audit trail.
 INTEGRATION_SCOPES: frozenset[Scope] = frozenset(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ def endless_body() -> Iterator[bytes]:
         time.sleep(0.001)
 
 
-class FakeService:
+class FakeService(ABC):
     """Base for fakes: subclasses implement :meth:`handle`."""
 
     def __init__(self) -> None:
@@ -59,8 +60,9 @@ class FakeService:
         self.requests: list[Request] = []
         self.lock = threading.Lock()
 
-    def handle(self, request: Request) -> Reply:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def handle(self, request: Request) -> Reply:
+        """The fake's answer to one request (faults are applied before it is asked)."""
 
     def dispatch(self, request: Request) -> Reply:
         with self.lock:

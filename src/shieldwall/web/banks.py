@@ -22,7 +22,7 @@ from shieldwall.banks.schemas import (
     FileFormat,
     ImportReport,
 )
-from shieldwall.core.access import Role, Scope
+from shieldwall.core.access import VALUE_ROLES, Scope
 from shieldwall.core.errors import ShieldwallError
 from shieldwall.web.render import form_error, render, see_other
 from shieldwall.web.security import (
@@ -35,8 +35,6 @@ from shieldwall.web.security import (
 router = APIRouter(include_in_schema=False)
 BanksReader = Annotated[WebUser, page_requires(Scope.BANKS_READ)]
 BanksWriter = Annotated[WebUser, page_requires(Scope.BANKS_WRITE)]
-#: Roles that see hash values on the pages (others see that an entry exists).
-VALUE_ROLES = frozenset({Role.ADMIN.value, Role.REVIEWER.value})
 RECENT = 20
 
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from shieldwall.api.deps import DbSession
-from shieldwall.core.access import Role, Scope
+from shieldwall.core.access import VALUE_ROLES, Scope
 from shieldwall.core.errors import ShieldwallError
 from shieldwall.core.text_match import EntryKind, Severity
 from shieldwall.textsignals import io, repository, service
@@ -30,8 +30,6 @@ from shieldwall.web.security import CsrfChecked, WebUser, page_requires, rotate_
 router = APIRouter(include_in_schema=False)
 TermsReader = Annotated[WebUser, page_requires(Scope.BANKS_READ)]
 TermsWriter = Annotated[WebUser, page_requires(Scope.BANKS_WRITE)]
-#: Roles that see the terms themselves (others see kinds, categories and counts).
-VALUE_ROLES = frozenset({Role.ADMIN.value, Role.REVIEWER.value})
 RECENT = 50
 
 

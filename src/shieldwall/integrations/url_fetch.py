@@ -25,8 +25,10 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from shieldwall.core.errors import InvalidInput, PayloadTooLarge
@@ -77,6 +79,79 @@ def _is_public(address: str) -> bool:
     )
 
 
+def checked_addresses(
+    host: str, port: int, *, resolver: Resolver, allow_private: bool
+) -> list[str]:
+    """The addresses of ``host``, all of them public unless ``allow_private``; raises
+    :class:`UrlRefused` / :class:`UrlFetchFailed` naming the reason."""
+    addresses = resolver(host, port)
+    if not addresses:
+        raise UrlFetchFailed(f"the host name {host!r} has no address")
+    if not allow_private:
+        internal = [a for a in addresses if not _is_public(a)]
+        if internal:
+            raise UrlRefused(
+                f"{host} resolves to a private, loopback, link-local or reserved address "
+                f"({internal[0]}); such URLs are not fetched"
+            )
+    return addresses
+
+
+class _CheckedBackend(httpcore.NetworkBackend):
+    """Opens TCP connections only to addresses :func:`checked_addresses` accepts, resolving
+    the name itself at connect time: the address checked is the address connected to, so a
+    DNS answer that changes between a check and the connection (DNS rebinding) cannot send
+    a request inside our network. TLS still verifies the certificate against the host name
+    (httpcore passes the URL's host as the server name)."""
+
+    def __init__(self, resolver: Resolver, allow_private: bool) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._resolver = resolver
+        self._allow_private = allow_private
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        addresses = checked_addresses(
+            host, port, resolver=self._resolver, allow_private=self._allow_private
+        )
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:  # try the next address of the name
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        raise UrlRefused("unix sockets are not fetched")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """An httpx transport whose every connection goes through :class:`_CheckedBackend`.
+    Refusals surface as :class:`UrlRefused` (not retried: the address is not acceptable)."""
+
+    def __init__(self, *, allow_private: bool = False, resolver: Resolver = system_resolver):
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=_CheckedBackend(resolver, allow_private),
+        )
+
+
 class UrlFetcher:
     """Fetches one URL under the rules in the module docstring.
 
@@ -123,16 +198,9 @@ class UrlFetcher:
         if port not in self.allowed_ports and not self.allow_private:
             ports = ", ".join(str(p) for p in sorted(self.allowed_ports))
             raise UrlRefused(f"port {port} is not fetched; allowed ports: {ports}")
-        addresses = self.resolver(host, port)
-        if not addresses:
-            raise UrlFetchFailed(f"the host name {host!r} has no address")
-        if not self.allow_private:
-            internal = [a for a in addresses if not _is_public(a)]
-            if internal:
-                raise UrlRefused(
-                    f"{host} resolves to a private, loopback, link-local or reserved address "
-                    f"({internal[0]}); such URLs are not fetched"
-                )
+        addresses = checked_addresses(
+            host, port, resolver=self.resolver, allow_private=self.allow_private
+        )
         return scheme, host, port, addresses[0]
 
     def fetch(self, url: str) -> Fetched:

@@ -29,7 +29,12 @@ from typing import Any, Protocol
 import httpx
 
 from shieldwall.core.errors import InvalidInput
-from shieldwall.integrations.url_fetch import UrlFetcher
+from shieldwall.integrations.url_fetch import (
+    PinnedTransport,
+    Resolver,
+    UrlFetcher,
+    system_resolver,
+)
 
 USER_AGENT = "shieldwall-exchange/1"
 #: Largest page body read from a source; a page that never ends stops here.
@@ -177,6 +182,7 @@ class SourceClient:
         request_timeout: float = 60.0,
         max_bytes: int = MAX_PAGE_BYTES,
         on_wait: Callable[[], None] | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.deadline = deadline
         self.allow_private = allow_private
@@ -190,8 +196,10 @@ class SourceClient:
         self.on_wait = on_wait
         self.retries = 0
         self._checked_hosts: set[str] = set()
+        self.resolver = resolver
         self._client = httpx.Client(
-            transport=transport,
+            # every connection resolves and checks its address itself (DNS rebinding)
+            transport=transport or PinnedTransport(allow_private=allow_private, resolver=resolver),
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": USER_AGENT},
@@ -217,6 +225,7 @@ class SourceClient:
             timeout_seconds=1,
             allow_private=self.allow_private,
             allowed_ports=_ALL_PORTS,
+            resolver=self.resolver,
         )
         try:
             checker.check(url)
@@ -258,6 +267,8 @@ class SourceClient:
                     content=content,
                     json=json,
                 )
+            except InvalidInput as exc:  # the address it resolves to now is refused
+                raise SourceRefused(f"the source address is refused: {exc.message}") from None
             except httpx.TransportError as exc:
                 self.deadline.check()  # cut short by the run's time limit: not the source
                 problem = f"{what}: the connection failed ({type(exc).__name__})"
@@ -309,6 +320,8 @@ class SourceClient:
                     if status != 429 and status < 500:
                         raise SourceRefused(_refusal(problem, status))
                     wait = retry_after_seconds(response.headers.get("retry-after"))
+            except InvalidInput as exc:  # the address it resolves to now is refused
+                raise SourceRefused(f"the source address is refused: {exc.message}") from None
             except httpx.TransportError as exc:
                 self.deadline.check()  # cut short by the run's time limit: not the source
                 problem = f"{what}: the connection failed ({type(exc).__name__})"

@@ -257,12 +257,30 @@ def status(
 
 
 @app.command()
-def delete(name: Name) -> None:
-    """Delete an exchange (its entries stay in the bank)."""
+def delete(
+    name: Name,
+    keep_entries: Annotated[
+        bool,
+        typer.Option(
+            "--keep-entries",
+            help="Keep the entries it brought in the bank (by default the ones no other "
+            "exchange brought and nobody added by hand are withdrawn).",
+        ),
+    ] = False,
+) -> None:
+    """Delete an exchange; the entries only it brought are withdrawn in the background by
+    the outbox worker (`shieldwall jobs list` shows the exchange.withdraw job)."""
     settings = load()
     with open_database(settings) as db, db.session() as session:
-        service.delete_exchange(session, name, actor=ACTOR)
-    note(f"deleted exchange {name}", style="green")
+        service.delete_exchange(session, name, actor=ACTOR, keep_entries=keep_entries)
+    if keep_entries:
+        note(f"deleted exchange {name}; the entries it brought stay in the bank", style="green")
+    else:
+        note(
+            f"deleted exchange {name}; the entries only it brought are being withdrawn in the "
+            "background (shieldwall jobs list)",
+            style="green",
+        )
 
 
 @app.command()

@@ -25,7 +25,7 @@ from shieldwall.core.access import Principal
 from shieldwall.core.errors import Conflict, InvalidInput, NotFound
 from shieldwall.core.sealing import SealError, seal, unseal
 from shieldwall.db.base import utcnow
-from shieldwall.exchanges import repository
+from shieldwall.exchanges import repository, withdraw
 from shieldwall.exchanges.models import Exchange, ExchangeRun, ExchangeShare
 from shieldwall.exchanges.schemas import (
     CREDENTIAL_MODELS,
@@ -273,9 +273,18 @@ def update_exchange(
     return exchange
 
 
-def delete_exchange(session: Session, name: str, *, actor: Principal | str) -> Exchange:
-    """Stop fetching and forget the credentials. The entries it brought stay in the bank
-    (delete or clean the bank to remove them)."""
+def delete_exchange(
+    session: Session, name: str, *, actor: Principal | str, keep_entries: bool = False
+) -> Exchange:
+    """Stop fetching, forget the credentials and withdraw what the exchange brought.
+
+    The exchange is marked deleted and loses its fetch lease, so a fetch under way writes
+    nothing more (its next batch fails to renew the lease) and no new one starts. Unless
+    ``keep_entries``, an ``exchange.withdraw`` outbox item is queued in this transaction:
+    the worker then marks the exchange's provenance items removed and withdraws the bank
+    entries no other live item claims, a batch per transaction
+    (:mod:`shieldwall.exchanges.withdraw`). With ``keep_entries`` the items and entries stay
+    as they are (until the bank is cleaned or deleted)."""
     exchange = get_exchange(session, name)
     now = utcnow()
     original = exchange.name
@@ -284,8 +293,18 @@ def delete_exchange(session: Session, name: str, *, actor: Principal | str) -> E
     exchange.credentials = None
     exchange.name = f"{original[:60]}__deleted_{exchange.id}"
     exchange.next_run_at = None
+    exchange.lease_owner = None
+    exchange.lease_until = None
     session.flush()
-    _record(session, "exchange.deleted", exchange, actor, {"name": original})
+    if not keep_entries:
+        withdraw.queue_withdrawal(session, exchange)
+    _record(
+        session,
+        "exchange.deleted",
+        exchange,
+        actor,
+        {"name": original, "keep_entries": keep_entries},
+    )
     return exchange
 
 

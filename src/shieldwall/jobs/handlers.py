@@ -71,6 +71,7 @@ BUILTIN: dict[str, str] = {
     "cybertipline.report": "shieldwall.reporting.delivery:report_handler",
     "hotline.report": "shieldwall.reporting.delivery:report_handler",
     "exchange.feedback": "shieldwall.exchanges.feedback:feedback_handler",
+    "exchange.withdraw": "shieldwall.exchanges.withdraw:withdraw_handler",
 }
 
 
@@ -88,6 +89,8 @@ BUILTIN_MAX_AGE: dict[str, Callable[[Settings], timedelta]] = {
     "cybertipline.report": _report_max_age,
     "hotline.report": _report_max_age,
     "exchange.feedback": lambda s: timedelta(days=s.exchange_feedback_give_up_days),
+    # withdrawing a deleted exchange's entries only needs the database: keep trying
+    "exchange.withdraw": lambda s: timedelta(days=30),
 }
 
 

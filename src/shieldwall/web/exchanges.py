@@ -241,3 +241,21 @@ def exchange_update(
         except ShieldwallError as missing:
             return _list_page(request, db, user, error=missing.message, status=missing.status)
     return see_other(request, _path(name))
+
+
+@router.post("/exchanges/{name}/delete", dependencies=[CsrfChecked])
+def exchange_delete(
+    request: Request,
+    db: DbSession,
+    user: Manager,
+    name: str,
+    keep_entries: Annotated[str | None, Form(max_length=10)] = None,
+) -> Response:
+    """Delete the exchange; unless the box is ticked, the entries only it brought are
+    withdrawn in the background (the outbox's ``exchange.withdraw`` job)."""
+    try:
+        service.delete_exchange(db, name, actor=user.principal, keep_entries=keep_entries == "on")
+    except ShieldwallError as exc:
+        db.rollback()
+        return _list_page(request, db, user, error=exc.message, status=exc.status)
+    return see_other(request, "/exchanges")

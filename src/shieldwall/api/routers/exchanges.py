@@ -77,10 +77,25 @@ def update_exchange(
 @router.delete(
     "/v1/exchanges/{name}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete an exchange (its entries stay in the bank)",
+    summary="Delete an exchange and withdraw the entries only it brought (in the background)",
 )
-def delete_exchange(name: Name, db: DbSession, actor: Manager) -> Response:
-    service.delete_exchange(db, name, actor=actor)
+def delete_exchange(
+    name: Name,
+    db: DbSession,
+    actor: Manager,
+    keep_entries: Annotated[
+        bool,
+        Query(
+            description="Keep the entries the exchange brought in the bank (by default they "
+            "are withdrawn in the background, unless another exchange also brought them or "
+            "they were added by hand)."
+        ),
+    ] = False,
+) -> Response:
+    """Stops fetching (a fetch under way writes nothing more) and forgets the credentials.
+    Unless ``keep_entries``, an ``exchange.withdraw`` job removes the exchange's entries a
+    batch at a time; follow it with ``exchange.withdrawn`` events or the job list."""
+    service.delete_exchange(db, name, actor=actor, keep_entries=keep_entries)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -25,6 +25,7 @@ from shieldwall.db.base import utcnow
 from shieldwall.db.engine import Database
 from shieldwall.exchanges import ingest, runner, service, withdraw
 from shieldwall.exchanges.models import Exchange, ExchangeItem
+from shieldwall.integrations.exchanges.local_file import PAGE_LINES
 from shieldwall.jobs import handlers
 from shieldwall.jobs.models import OutboxItem
 from shieldwall.jobs.outbox import OutboxWorker, PermanentFailure
@@ -272,8 +273,9 @@ def test_a_fetch_under_way_cannot_add_back_after_the_delete(
     settings: Settings,
     bank: Bank,
 ) -> None:
-    # two pages (5,000 lines, then one): the exchange is deleted once the first is committed
-    a = make_exchange("a", "local_file", {"path": list_file(tmp_path, "a", range(5001))})
+    # two pages (a full one, then one line): the exchange is deleted once the first is
+    # committed
+    a = make_exchange("a", "local_file", {"path": list_file(tmp_path, "a", range(PAGE_LINES + 1))})
     deleted: list[bool] = []
 
     def delete_after_first_batch(_totals: ingest.Applied) -> None:
@@ -285,8 +287,8 @@ def test_a_fetch_under_way_cannot_add_back_after_the_delete(
     assert deleted == [True]
     assert run.status == "failed"
     assert "deleted" in (run.error or "")
-    assert run.added == 5000
-    assert pdq_of(5000) not in live_pdqs(db, bank)  # the second page was never written
+    assert run.added == PAGE_LINES
+    assert pdq_of(PAGE_LINES) not in live_pdqs(db, bank)  # the second page was never written
     with db.session() as session:
         row = session.scalars(select(Exchange).where(Exchange.name.startswith("a__deleted_"))).one()
         assert (row.lease_owner, row.lease_until) == (None, None)

@@ -195,6 +195,40 @@ def shieldwall_run(fake: Fake, records: int, work: Path, database_url: str) -> M
     return result
 
 
+def floor_run(records: int, work: Path, database_url: str) -> float:
+    """Seconds the database alone needs for the rows of ``records`` records (see
+    :func:`floor_main`), in batches the size of a fetch's transactions."""
+    from shieldwall.config import Settings
+
+    data = work / "floor"
+    data.mkdir()
+    url = database_url or f"sqlite:///{data / 'floor.db'}"
+    batch = Settings.model_fields["exchange_batch_records"].default
+    out = run_child(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.exchange_ingest",
+            "--floor",
+            "--database-url",
+            url,
+            "--data-dir",
+            str(data),
+            "--records",
+            str(records),
+            "--floor-batch",
+            str(batch),
+        ],
+        dict(os.environ),
+        timeout=6 * 3600,
+    )
+    shutil.rmtree(data, ignore_errors=True)
+    for line in out.splitlines():
+        if line.startswith("DETAIL "):
+            return float(json.loads(line[len("DETAIL ") :])["floor_s"])
+    raise RuntimeError("the floor measurement printed nothing")
+
+
 def _settings(args: argparse.Namespace) -> Any:
     from shieldwall.config import Settings
 
@@ -321,6 +355,105 @@ def child_main(args: argparse.Namespace) -> None:
     db.dispose()
 
 
+def floor_main(args: argparse.Namespace) -> None:
+    """What the database alone costs: the rows a fetch of ``--records`` StopNCII records
+    writes (one bank entry and one provenance item each, into the real schema, with every
+    index), sent straight to the driver (SQLite ``executemany``, PostgreSQL ``COPY``) in
+    sorted batches of ``--floor-batch``, one transaction each -- no fetching, parsing,
+    checking or Python row building. No ingest that keeps these rows can be faster here."""
+    import hashlib
+
+    from sqlalchemy import create_engine, text
+
+    from shieldwall.banks import service as banks
+    from shieldwall.banks.schemas import BankCreate
+    from shieldwall.core.access import Principal
+    from shieldwall.db import migrate
+    from shieldwall.db.engine import Database
+    from shieldwall.exchanges import service
+    from shieldwall.exchanges.repository import BULK_CACHE_KIB
+    from shieldwall.exchanges.schemas import ExchangeCreate
+
+    pg = args.database_url.startswith("postgresql")
+    if pg:
+        engine = create_engine(args.database_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    settings = _settings(args)
+    db = Database(settings.effective_database_url)
+    migrate.upgrade(db.engine)
+    actor = Principal.system("bench")
+    with db.session() as session:
+        bank = banks.create_bank(session, BankCreate(name="FLOOR"), actor=actor)
+        exchange = service.create_exchange(
+            session,
+            settings,
+            ExchangeCreate(
+                name="floor",
+                type="local_file",
+                bank="FLOOR",
+                settings={"path": str(Path(args.data_dir) / "unused.txt")},
+                schedule_minutes=0,
+            ),
+            actor=actor,
+        )
+        bank_id, exchange_id = bank.id, exchange.id
+    now = "2026-11-29 00:00:00.000000" if not pg else "2026-11-29 00:00:00+00"
+    labels = "[]"
+    entry_cols = (
+        "bank_id, signal_type, value, value_key, labels, source, source_record_id, "
+        "added_at, added_by, updated_at, change_seq"
+    )
+    item_cols = (
+        "exchange_id, bank_id, record_id, signal_type, value_key, labels, first_seen, last_seen"
+    )
+    raw = db.engine.raw_connection()
+    driver: Any = raw.driver_connection
+    started = time.monotonic()
+    for start in range(0, args.records, args.floor_batch):
+        end = min(args.records, start + args.floor_batch)
+        keys = sorted(
+            hashlib.sha256(f"stopncii:{i}".encode()).hexdigest() for i in range(start, end)
+        )
+        entries = [
+            (bank_id, "pdq", k, k, labels, "exchange", f"pdq:{k}", now, "exchange:1", now, 1)
+            for k in keys
+        ]
+        items = [(exchange_id, bank_id, f"pdq:{k}", "pdq", k, labels, now, now) for k in keys]
+        if pg:
+            with driver.cursor() as cur:
+                for table, cols, rows in (
+                    ("bank_entries", entry_cols, entries),
+                    ("exchange_items", item_cols, items),
+                ):
+                    with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+            driver.commit()
+        else:
+            if start == 0:  # the page cache and checkpointing a fetch's connection gets
+                driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+                driver.execute("PRAGMA wal_autocheckpoint=16384")
+            driver.execute("BEGIN IMMEDIATE")
+            marks = ", ".join("?" * 11)
+            driver.executemany(
+                f"INSERT INTO bank_entries ({entry_cols}) VALUES ({marks})",  # noqa: S608
+                entries,
+            )
+            marks = ", ".join("?" * 8)
+            driver.executemany(
+                f"INSERT INTO exchange_items ({item_cols}) VALUES ({marks})",  # noqa: S608
+                items,
+            )
+            driver.execute("COMMIT")
+    elapsed = time.monotonic() - started
+    raw.close()
+    db.dispose()
+    print("DETAIL " + json.dumps({"floor_s": elapsed}))
+
+
 # ---- the report ------------------------------------------------------------------------------
 
 
@@ -363,6 +496,16 @@ def section(database: str, command: str, rows: list[tuple[Measured, Measured]]) 
             f"s; {d.get('entries', 0):,} entries; index follower peak "
             f"{d.get('index_peak_mib', 0):,.0f} MiB."
         )
+    for ours, theirs in rows:
+        floor = float(ours.detail.get("floor_s", 0))
+        if floor:
+            lines.append(
+                f"- The database alone at {ours.records:,}: the same rows (one bank entry and "
+                f"one provenance item per record, every index) sent straight to the driver in "
+                f"sorted batches of a fetch's size, nothing else: {floor:.1f} s, "
+                f"{theirs.wall_s / floor:.1f}x pytx's time -- the most any ingest that keeps "
+                "these rows could reach here."
+            )
     if len(rows) >= 2:
         small, big = rows[0], rows[-1]
         lines.append(
@@ -385,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--follow", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-batch", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -393,6 +538,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.follow:
         follow_main(args)
+        return
+    if args.floor:
+        floor_main(args)
         return
     database = "postgresql" if args.database_url.startswith("postgresql") else "sqlite"
     command = f"python -m benchmarks.exchange_ingest --records {args.records}"
@@ -412,6 +560,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"{records:,} records: shieldwall ({database}) ...", flush=True)
             ours = shieldwall_run(fake, records, work, args.database_url)
             print(f"  {ours.wall_s:.1f} s, {ours.rate:,.0f}/s, {ours.peak_mib:,.0f} MiB")
+            print(f"{records:,} records: the database alone ({database}) ...", flush=True)
+            ours.detail["floor_s"] = floor_run(records, work, args.database_url)
+            print(f"  {ours.detail['floor_s']:.1f} s")
         finally:
             fake.stop()
             shutil.rmtree(work, ignore_errors=True)

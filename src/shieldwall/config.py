@@ -167,11 +167,13 @@ class Settings(BaseSettings):
         "crashed fetcher's exchange can be fetched again after this.",
     )
     exchange_batch_records: int = Field(
-        20_000,
+        100_000,
         ge=1,
-        le=100_000,
-        description="Records an exchange fetch applies and commits per transaction (larger "
-        "batches fetch large feeds faster; on SQLite other writers wait while one commits).",
+        le=1_000_000,
+        description="Most records an exchange fetch commits per transaction (they are applied "
+        "10,000 at a time within it, and a transaction is committed after five seconds "
+        "whatever its size). Larger transactions fetch large feeds faster; while one is open, "
+        "other writers of banks (and, on SQLite, every writer) wait.",
     )
     exchange_feedback_give_up_days: int = Field(
         30,

@@ -20,7 +20,7 @@ LIST = b"pdq " + b"ab" * 32 + b"\nmd5 " + b"cd" * 16 + b"\n"
 class _Handler(BaseHTTPRequestHandler):
     hosts: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         _Handler.hosts.append(self.headers.get("Host", ""))
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
@@ -69,9 +69,11 @@ def test_a_name_that_rebinds_to_loopback_after_the_check_is_refused(server: int)
 
 def test_requests_refused_the_same_way(server: int) -> None:
     resolver = Rebinding(honest=1)
-    with SourceClient(Deadline(10), resolver=resolver, max_attempts=3) as http:
-        with pytest.raises(SourceRefused, match="refused"):
-            http.request("GET", f"http://feed.example.org:{server}/x", what="the page")
+    with (
+        SourceClient(Deadline(10), resolver=resolver, max_attempts=3) as http,
+        pytest.raises(SourceRefused, match="refused"),
+    ):
+        http.request("GET", f"http://feed.example.org:{server}/x", what="the page")
     assert _Handler.hosts == []
     assert http.retries == 0  # a refused address is not retried
 
@@ -102,7 +104,9 @@ def test_private_answers_are_refused_at_connect_even_when_the_first_address_is_p
     def mixed(host: str, port: int) -> list[str]:
         return ["93.184.216.34", "10.0.0.7"]
 
-    with SourceClient(Deadline(10), resolver=mixed, max_attempts=1) as http:
-        with pytest.raises(SourceRefused, match="10.0.0.7"):
-            http.request("GET", f"http://feed.example.org:{server}/x", what="the page")
+    with (
+        SourceClient(Deadline(10), resolver=mixed, max_attempts=1) as http,
+        pytest.raises(SourceRefused, match=r"10\.0\.0\.7"),
+    ):
+        http.request("GET", f"http://feed.example.org:{server}/x", what="the page")
     assert _Handler.hosts == []

@@ -6,6 +6,7 @@ connection, never one ORM object per row.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -20,7 +21,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -171,6 +171,13 @@ _PG_FIND_EXISTING = text(
 )
 
 
+_SQLITE_FIND_EXISTING = text(
+    "SELECT id, signal_type, value_key, removed_at FROM bank_entries "
+    "WHERE bank_id = :bank_id AND signal_type = :signal_type "
+    "AND value_key IN (SELECT value FROM json_each(:keys))"
+).columns(_entries.c.id, _entries.c.signal_type, _entries.c.value_key, _entries.c.removed_at)
+
+
 def find_existing(
     session: Session, bank_id: int, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, bool]]:
@@ -187,35 +194,32 @@ def find_existing(
     wanted = list(keys)
     if not wanted:
         return {}
+    statements: list[Executable]
     if session.get_bind().dialect.name == "postgresql":
-        stmt: Executable = _PG_FIND_EXISTING.bindparams(
-            bank_id=bank_id,
-            # one string each, split by the server: signal types and value keys never hold
-            # the unit separator, and binding two strings costs nothing per key
-            types="\x1f".join(signal_type for signal_type, _ in wanted),
-            keys="\x1f".join(key for _, key in wanted),
-        )
+        statements = [
+            _PG_FIND_EXISTING.bindparams(
+                bank_id=bank_id,
+                # one string each, split by the server: signal types and value keys never
+                # hold the unit separator, and binding two strings costs nothing per key
+                types="\x1f".join(signal_type for signal_type, _ in wanted),
+                keys="\x1f".join(key for _, key in wanted),
+            )
+        ]
     else:
         by_type: dict[str, list[str]] = {}
         for signal_type, key in wanted:
             by_type.setdefault(signal_type, []).append(key)
-        cols = (
-            _entries.c.id,
-            _entries.c.signal_type,
-            _entries.c.value_key,
-            _entries.c.removed_at,
-        )
-        branches = [
-            select(*cols).where(
-                _entries.c.bank_id == bank_id,
-                _entries.c.signal_type == signal_type,
-                _entries.c.value_key.in_(type_keys),
+        # the keys as one JSON array per signal type (json_each): one parameter, compiled
+        # once, each key one probe of the unique index
+        statements = [
+            _SQLITE_FIND_EXISTING.bindparams(
+                bank_id=bank_id, signal_type=signal_type, keys=json.dumps(type_keys)
             )
             for signal_type, type_keys in by_type.items()
         ]
-        stmt = branches[0] if len(branches) == 1 else union_all(*branches)
     return {
         (signal_type, key): (int(entry_id), removed_at is not None)
+        for stmt in statements
         for entry_id, signal_type, key, removed_at in session.execute(stmt).all()
     }
 

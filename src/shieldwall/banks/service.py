@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -120,7 +120,17 @@ def clean_record_id(value: str | None) -> str | None:
     return text or None
 
 
-def check_labels(bank: Bank, labels: Sequence[str]) -> None:
+class LabelSet(Protocol):
+    """What :func:`check_labels` reads of a bank (a :class:`Bank`, or a snapshot of one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def labels(self) -> Sequence[str] | None: ...
+
+
+def check_labels(bank: LabelSet, labels: Sequence[str]) -> None:
     """Labels must be within the bank's label set, when the bank has one."""
     if not bank.labels:
         return

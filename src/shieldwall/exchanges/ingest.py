@@ -78,7 +78,48 @@ class _Checked:
     deleted: bool = False
 
 
-def _check_labels(bank: Bank, record: SourceRecord, extra: Sequence[str]) -> list[str]:
+@dataclass(frozen=True)
+class Rules:
+    """What checking a record needs to know of its exchange and bank: a plain snapshot, so
+    records can be checked away from the database (the runner checks them on the thread
+    that fetches, while the previous batch is written)."""
+
+    name: str
+    labels: tuple[str, ...] | None
+    extra_labels: tuple[str, ...]
+
+    @classmethod
+    def of(cls, bank: Bank, exchange: Exchange) -> Rules:
+        return cls(
+            name=bank.name,
+            labels=tuple(bank.labels) if bank.labels else None,
+            extra_labels=tuple(exchange.labels or ()),
+        )
+
+
+@dataclass
+class Checked:
+    """Records checked under ``rules``, ready to apply (see :func:`check_records`)."""
+
+    rules: Rules
+    records: list[_Checked] = field(default_factory=list)
+    #: Record ids applied only in part (they stay in quarantine).
+    partial: set[str] = field(default_factory=set)
+    #: Records refused by the checks (the adapter's own refusals are not in it).
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def extend(self, other: Checked) -> None:
+        """Append ``other`` (checked later): the last occurrence of each record id wins."""
+        self.records.extend(other.records)
+        for record in other.records:
+            if record.record_id in other.partial:
+                self.partial.add(record.record_id)
+            else:
+                self.partial.discard(record.record_id)
+        self.rejected.extend(other.rejected)
+
+
+def _check_labels(bank: Rules, record: SourceRecord, extra: Sequence[str]) -> list[str]:
     labels = sorted({*record.labels, *extra})
     if len(labels) > MAX_LABELS:
         raise InvalidInput(f"more than {MAX_LABELS} labels")
@@ -119,14 +160,13 @@ def _check_signal(kind: str, value: str) -> tuple[SignalType, str]:
     return signal_type, normalise(signal_type, value)
 
 
-def check_records(
-    bank: Bank,
-    records: Sequence[SourceRecord],
-    extra_labels: Sequence[str],
-    rejected: list[Rejected],
-) -> tuple[list[_Checked], set[str]]:
-    """Records ready to apply (the last occurrence of each record id wins), and the ids of
-    records applied only in part (they stay in quarantine)."""
+def check_records(rules: Rules, records: Sequence[SourceRecord]) -> Checked:
+    """Check ``records`` under ``rules``: those ready to apply (the last occurrence of each
+    record id wins), the ids of those applied only in part, and those refused. Touches no
+    database."""
+    rejected: list[Rejected] = []
+    extra_labels = rules.extra_labels
+    bank = rules
     by_id: dict[str, _Checked] = {}
     partial: set[str] = set()
     # Records of one source mostly carry the same labels: check each set once, and share
@@ -183,7 +223,7 @@ def check_records(
                 continue
             partial.add(record_id)
         by_id[record_id] = checked
-    return list(by_id.values()), partial
+    return Checked(rules, list(by_id.values()), partial, rejected)
 
 
 def apply_records(
@@ -197,13 +237,21 @@ def apply_records(
     run_id: int | None,
     rejected: Sequence[Rejected] = (),
     skipped: int = 0,
+    prechecked: Checked | None = None,
 ) -> Applied:
     """Apply one batch (see the module docstring); ``rejected`` are records the adapter
-    already refused. The caller took ``seq`` from :func:`shieldwall.banks.changes.change_seq`
-    and commits."""
+    already refused. ``prechecked`` is :func:`check_records` of ``records`` done earlier;
+    it is used when the exchange's and bank's labels are still those it was checked
+    under (otherwise the records are checked again here). The caller took ``seq`` from
+    :func:`shieldwall.banks.changes.change_seq` and commits."""
     result = Applied(records=len(records) + len(rejected) + skipped, skipped=skipped)
-    bad = list(rejected)
-    checked, partial = check_records(bank, records, exchange.labels or [], bad)
+    rules = Rules.of(bank, exchange)
+    if prechecked is None or prechecked.rules != rules:
+        prechecked = check_records(rules, records)
+    bad = [*rejected, *prechecked.rejected]
+    partial = prechecked.partial
+    # the last occurrence of each record id wins (a batch may join several checked pages)
+    checked = list({c.record_id: c for c in prechecked.records}.values())
     existing: dict[str, list[repository.ItemRow]] = {}
     for row in repository.items_for_records(session, exchange.id, [c.record_id for c in checked]):
         existing.setdefault(row[1], []).append(row)

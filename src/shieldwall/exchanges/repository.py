@@ -7,6 +7,7 @@ and across processes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -56,7 +57,7 @@ def _is_pg(session: Session) -> bool:
 
 #: SQLite page cache for a connection applying large batches (KiB): the default 2 MiB makes
 #: every index insert into a big bank read pages back from the OS.
-BULK_CACHE_KIB = 65_536
+BULK_CACHE_KIB = 262_144
 
 
 def tune_for_bulk(session: Session) -> None:
@@ -213,6 +214,19 @@ _PG_FIND_ITEMS = text(
 )
 
 
+_SQLITE_FIND_ITEMS = text(
+    "SELECT id, record_id, signal_type, value_key, labels, removed_at FROM exchange_items "
+    "WHERE exchange_id = :exchange_id AND record_id IN (SELECT value FROM json_each(:records))"
+).columns(
+    _items.c.id,
+    _items.c.record_id,
+    _items.c.signal_type,
+    _items.c.value_key,
+    _items.c.labels,
+    _items.c.removed_at,
+)
+
+
 def items_for_records(
     session: Session, exchange_id: int, record_ids: Sequence[str]
 ) -> list[ItemRow]:
@@ -226,14 +240,10 @@ def items_for_records(
             # one string, split by the server (record ids are printable: no unit separator)
             stmt = _PG_FIND_ITEMS.bindparams(exchange_id=exchange_id, records="\x1f".join(chunk))
         else:
-            stmt = select(
-                _items.c.id,
-                _items.c.record_id,
-                _items.c.signal_type,
-                _items.c.value_key,
-                _items.c.labels,
-                _items.c.removed_at,
-            ).where(_items.c.exchange_id == exchange_id, _items.c.record_id.in_(list(chunk)))
+            # one JSON array parameter (json_each), each record id one probe of the index
+            stmt = _SQLITE_FIND_ITEMS.bindparams(
+                exchange_id=exchange_id, records=json.dumps(list(chunk))
+            )
         out.extend(
             (int(r[0]), str(r[1]), str(r[2]), str(r[3]), list(r[4] or []), r[5])
             for r in session.execute(stmt).all()
@@ -292,23 +302,50 @@ def remove_items(session: Session, item_ids: Sequence[int], *, now: datetime) ->
         )
 
 
+_PG_CLAIMED = text(
+    "SELECT wanted.signal_type, wanted.value_key "
+    "FROM unnest(string_to_array(:types, chr(31)), string_to_array(:keys, chr(31))) "
+    "AS wanted(signal_type, value_key) "
+    "CROSS JOIN LATERAL (SELECT 1 FROM exchange_items WHERE bank_id = :bank_id "
+    "AND signal_type = wanted.signal_type AND value_key = wanted.value_key "
+    "AND removed_at IS NULL LIMIT 1) AS hit"
+)
+_SQLITE_CLAIMED = text(
+    "SELECT DISTINCT signal_type, value_key FROM exchange_items "
+    "WHERE bank_id = :bank_id AND signal_type = :signal_type "
+    "AND value_key IN (SELECT value FROM json_each(:keys)) AND removed_at IS NULL"
+)
+
+
 def claimed_keys(
     session: Session, bank_id: int, keys: Iterable[tuple[str, str]]
 ) -> set[tuple[str, str]]:
-    """The keys some live item (of any exchange) still carries into ``bank_id``."""
+    """The keys some live item (of any exchange) still carries into ``bank_id``: one probe
+    of ``ix_exchange_items_value`` per key, whatever the bank's size or the statistics."""
     wanted = sorted(set(keys))
     found: set[tuple[str, str]] = set()
-    for chunk in _chunks(wanted, 500):
-        rows = session.execute(
-            select(_items.c.signal_type, _items.c.value_key)
-            .where(
-                _items.c.bank_id == bank_id,
-                _items.c.removed_at.is_(None),
-                tuple_(_items.c.signal_type, _items.c.value_key).in_(list(chunk)),
-            )
-            .distinct()
-        ).all()
-        found.update((str(a), str(b)) for a, b in rows)
+    for chunk in _chunks(wanted, _CHUNK):
+        statements: list[Executable]
+        if _is_pg(session):
+            statements = [
+                _PG_CLAIMED.bindparams(
+                    bank_id=bank_id,
+                    types="\x1f".join(t for t, _ in chunk),
+                    keys="\x1f".join(k for _, k in chunk),
+                )
+            ]
+        else:
+            by_type: dict[str, list[str]] = {}
+            for signal_type, key in chunk:
+                by_type.setdefault(signal_type, []).append(key)
+            statements = [
+                _SQLITE_CLAIMED.bindparams(
+                    bank_id=bank_id, signal_type=signal_type, keys=json.dumps(type_keys)
+                )
+                for signal_type, type_keys in by_type.items()
+            ]
+        for stmt in statements:
+            found.update((str(a), str(b)) for a, b in session.execute(stmt).all())
     return found
 
 

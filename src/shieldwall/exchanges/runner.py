@@ -6,11 +6,14 @@ A run:
 1. takes the exchange's **lease** (one conditional UPDATE of its row: free or expired →
    ours for ``exchange_lease_seconds``), marks runs left ``running`` by a process that died
    as failed, and records a new run — committed before anything is fetched;
-2. asks the adapter for pages from the stored **checkpoint**, buffering up to
-   ``exchange_batch_records`` records (or five seconds' worth);
-3. applies each batch in **one transaction** that first renews the lease *only if we still
-   hold it* (a fetcher that lost its lease, e.g. after a long pause, cannot write), applies
-   additions, updates and deletions (:mod:`~shieldwall.exchanges.ingest`), quarantines bad
+2. asks the adapter for pages from the stored **checkpoint** on a second thread, which
+   also checks each page's records (:func:`~shieldwall.exchanges.ingest.check_records`)
+   while this one writes the previous ones to the database;
+3. applies each batch in **one transaction** (up to ``exchange_batch_records`` records,
+   five seconds, or until the source keeps the next page waiting) that first renews the
+   lease *only if we still hold it* (a fetcher that lost its lease, e.g. after a long
+   pause, cannot write), applies additions, updates and deletions
+   (:mod:`~shieldwall.exchanges.ingest`) ``CHUNK_RECORDS`` at a time, quarantines bad
    records, stores the checkpoint of the last page in the batch, updates the run's counts
    and writes one ``exchange.fetched`` event — so a crash loses at most the batch under way,
    and the next run resumes from the last committed page;
@@ -32,7 +35,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 from sqlalchemy.orm import Session
@@ -58,9 +61,16 @@ from shieldwall.integrations.exchanges.base import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PRINCIPLES = (10, 1)
 #: Commit buffered records at least this often, however few.
 COMMIT_SECONDS = 5.0
+#: Records applied at a time inside a batch's transaction (memory stays bounded by this,
+#: not by the batch).
+CHUNK_RECORDS = 10_000
+#: How long to wait for the next page with a batch open before committing it: a slow
+#: source never holds the database's write lock.
+IDLE_SECONDS = 0.25
 
 
 class FetchBusy(Conflict):
@@ -92,28 +102,49 @@ class RunOptions:
     stop: threading.Event | None = None
     #: Called after every committed batch with the run's totals so far.
     progress: Callable[[ingest.Applied], None] | None = None
-    #: Pages fetched ahead while a batch is applied (0: one page at a time).
-    prefetch: int = 2
+    #: Pages fetched (and checked) ahead while the database applies the previous ones
+    #: (0: one page at a time, in the applying thread).
+    prefetch: int = 16
 
 
 _DONE = object()
 
 
-def prefetched(pages: Iterator[Page], depth: int, timeout: float) -> Generator[Page, None, None]:
+def prefetched(
+    pages: Iterator[T],
+    depth: int,
+    timeout: float,
+    on_idle: Callable[[], None] | None = None,
+    *,
+    weight: Callable[[T], int] = lambda _: 1,
+    budget: int | None = None,
+) -> Generator[T, None, None]:
     """``pages``, fetched up to ``depth`` pages ahead on another thread, so the source's
-    answers arrive while the database applies the previous batch. Memory stays bounded by
-    ``depth`` pages; errors reach the consumer in order; stopping early stops the fetching
-    (after the request under way, at most ``timeout`` seconds)."""
+    answers arrive while the database applies the previous batch. Memory stays bounded:
+    at most ``depth`` pages wait, and (with ``budget``) at most ``budget`` of ``weight``
+    (records) beyond one page; errors reach the consumer in order; stopping early stops
+    the fetching (after the request under way, at most ``timeout`` seconds). ``on_idle``
+    is called (in the consumer's thread) when the next page is not there within
+    ``IDLE_SECONDS``, before waiting on (``depth`` 0 fetches in the consumer's thread and
+    never calls it)."""
     if depth <= 0:
         yield from pages
         return
-    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    handoff: queue.Queue[tuple[object, int]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
+    room = threading.Condition()
+    held = [0]  # weight waiting in the queue
 
-    def put(item: object) -> bool:
+    def put(item: object, size: int = 0) -> bool:
+        with room:
+            while budget is not None and held[0] and held[0] + size > budget:
+                if stop.is_set():
+                    return False
+                room.wait(0.1)
+            held[0] += size
         while not stop.is_set():
             try:
-                handoff.put(item, timeout=0.1)
+                handoff.put((item, size), timeout=0.1)
                 return True
             except queue.Full:
                 continue
@@ -122,7 +153,7 @@ def prefetched(pages: Iterator[Page], depth: int, timeout: float) -> Generator[P
     def produce() -> None:
         try:
             for page in pages:
-                if not put(page):
+                if not put(page, weight(page)):
                     return
             put(_DONE)
         except BaseException as exc:  # handed to the consumer, raised there
@@ -132,15 +163,24 @@ def prefetched(pages: Iterator[Page], depth: int, timeout: float) -> Generator[P
     thread.start()
     try:
         while True:
-            item = handoff.get()
+            try:
+                item, size = handoff.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                if on_idle is not None:
+                    on_idle()
+                item, size = handoff.get()
+            with room:
+                held[0] -= size
+                room.notify_all()
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
                 raise item
-            assert isinstance(item, Page)
-            yield item
+            yield cast(T, item)
     finally:
         stop.set()
+        with room:
+            room.notify_all()
         thread.join(timeout=max(0.1, timeout))
 
 
@@ -164,15 +204,47 @@ def new_owner() -> str:
 
 
 @dataclass
+class _Prepared:
+    """A page and its records checked (on the fetching thread)."""
+
+    page: Page
+    checked: ingest.Checked
+
+
+def _prepare(pages: Iterator[Page], rules: ingest.Rules) -> Iterator[_Prepared]:
+    for page in pages:
+        yield _Prepared(page, ingest.check_records(rules, page.records))
+
+
+@dataclass
+class _Open:
+    """The batch transaction being filled: what it applied, the checkpoint to store with it."""
+
+    session: Session
+    started: float
+    records: int = 0
+    pages: int = 0
+    applied: ingest.Applied = field(default_factory=ingest.Applied)
+    checkpoint: dict[str, object] | None = None
+    sweep_before: datetime | None = None
+
+
+@dataclass
 class _Buffer:
     records: list[SourceRecord] = field(default_factory=list)
+    checked: ingest.Checked | None = None
     rejected: list[Rejected] = field(default_factory=list)
     skipped: int = 0
     pages: int = 0
     checkpoint: dict[str, object] | None = None
     sweep_before: datetime | None = None
 
-    def add(self, page: Page) -> None:
+    def add(self, prepared: _Prepared) -> None:
+        page = prepared.page
+        if self.checked is None:
+            self.checked = prepared.checked
+        else:
+            self.checked.extend(prepared.checked)
         self.records.extend(page.records)
         self.rejected.extend(page.rejected)
         self.skipped += page.skipped
@@ -198,6 +270,14 @@ class FetchRun:
         self.owner = new_owner()
         self.lease_seconds = options.lease_seconds or settings.exchange_lease_seconds
         self.batch_records = options.batch_records or settings.exchange_batch_records
+        #: Records held in memory before they are applied (in the open transaction).
+        # (fetching one page at a time, a batch is applied whole when it is committed: no
+        # transaction stays open while the next page is requested)
+        self.chunk_records = (
+            min(self.batch_records, CHUNK_RECORDS) if options.prefetch > 0 else self.batch_records
+        )
+        self._open: _Open | None = None
+        self._buffer = _Buffer()
         self.totals = ingest.Applied()
         self.pages = 0
         self.exchange_id = 0
@@ -283,7 +363,7 @@ class FetchRun:
     def _fetch(self) -> None:
         with self.db.session() as session:
             exchange = service.get_exchange(session, self.name)
-            service.bank_of(session, exchange)
+            rules = ingest.Rules.of(service.bank_of(session, exchange), exchange)
             credentials = service.credentials_of(self.settings, exchange)
             checkpoint = dict(exchange.checkpoint or {})
             limit = self.options.time_limit or exchange.time_limit_seconds
@@ -297,36 +377,46 @@ class FetchRun:
         )
         with http:
             adapter = build_adapter(exchange, credentials, http, clock=self.options.wall_clock)
-            buffer = _Buffer()
-            ahead = self.options.prefetch
-            pages: Generator[Page, None, None] = prefetched(
-                adapter.pages(checkpoint), ahead, deadline.remaining()
+            pages: Generator[_Prepared, None, None] = prefetched(
+                _prepare(adapter.pages(checkpoint), rules),
+                self.options.prefetch,
+                deadline.remaining(),
+                on_idle=self._flush,
+                weight=lambda p: len(p.page.records) + len(p.page.rejected),
+                budget=self.chunk_records,
             )
             try:
-                for page in pages:
-                    buffer.add(page)
+                for prepared in pages:
+                    page = prepared.page
+                    self._buffer.add(prepared)
                     self.pages += 1
+                    size = self._buffer.size
                     due = (
-                        buffer.size >= self.batch_records
-                        or page.sweep_before is not None
+                        page.sweep_before is not None
                         or self.options.clock() - self.last_commit >= COMMIT_SECONDS
+                        or self._open_records() + size >= self.batch_records
                     )
                     if due:
-                        self._commit(buffer)
-                        buffer = _Buffer()
+                        self._flush()
+                    elif size >= self.chunk_records:
+                        self._apply()
                     if self.options.max_pages is not None and self.pages >= self.options.max_pages:
                         raise _Stopped(f"stopped after {self.pages} page(s), as asked")
                     if self.options.stop is not None and self.options.stop.is_set():
                         raise _Stopped("the server is stopping; the next run resumes")
                     deadline.check()
             except LeaseLost:
+                self._rollback_open()
                 raise
             except SourceError:
-                self._commit(buffer)  # the complete pages before the trouble
+                self._flush()  # the complete pages before the trouble
+                raise
+            except BaseException:
+                self._rollback_open()
                 raise
             finally:
                 pages.close()  # stops fetching ahead before the HTTP client closes
-            self._commit(buffer)
+            self._flush()
 
     def _keep_lease(self) -> None:
         with self.db.session() as session:
@@ -338,13 +428,79 @@ class FetchRun:
                     "this run stopped without writing more"
                 )
 
-    def _commit(self, buffer: _Buffer) -> None:
+    def _open_records(self) -> int:
+        return self._open.records if self._open is not None else 0
+
+    def _flush(self) -> None:
+        """Apply what is buffered and commit the batch (also called while the source keeps
+        the next page waiting: what arrived is committed, and no transaction stays open)."""
+        self._apply()
+        self._commit_open()
+
+    def _apply(self) -> None:
+        """Apply the buffered pages in the open batch transaction (opened here when none
+        is: the lease renewed *only if we still hold it*, the bank's change number taken)."""
+        buffer, self._buffer = self._buffer, _Buffer()
         if not buffer.pages:
             return
-        with self.db.session() as session:
-            values: dict[str, object] = {}
+        batch = self._open
+        if batch is None:
+            session = self.db.sessionmaker()
+            try:
+                if not repository.renew_lease(
+                    session, self.exchange_id, self.owner, until=self._until()
+                ):
+                    raise LeaseLost(
+                        "another process took over this exchange's fetch (our lease ran out), "
+                        "or the exchange was deleted; this batch was not written"
+                    )
+                repository.tune_for_bulk(session)
+            except BaseException:
+                session.rollback()
+                session.close()
+                raise
+            batch = self._open = _Open(session, self.options.clock())
+        session = batch.session
+        try:
+            if buffer.records or buffer.rejected or buffer.skipped:
+                exchange = session.get(Exchange, self.exchange_id)
+                assert exchange is not None
+                bank = service.bank_of(session, exchange)
+                applied = _without_gc(
+                    ingest.apply_records,
+                    session,
+                    exchange,
+                    bank,
+                    buffer.records,
+                    seq=change_seq(session),
+                    now=utcnow(),
+                    run_id=self.run_id,
+                    rejected=buffer.rejected,
+                    skipped=buffer.skipped,
+                    prechecked=buffer.checked,
+                )
+                batch.applied.add(applied)
+            batch.records += buffer.size
+            batch.pages += buffer.pages
             if buffer.checkpoint is not None:
-                values["checkpoint"] = buffer.checkpoint
+                batch.checkpoint = buffer.checkpoint
+            if buffer.sweep_before is not None:
+                batch.sweep_before = buffer.sweep_before
+        except BaseException:
+            self._rollback_open()
+            raise
+
+    def _commit_open(self) -> None:
+        """Commit the open batch: its checkpoint (only while we still hold the lease), the
+        run's counts and one ``exchange.fetched`` event; then sweep if a snapshot ended."""
+        batch, self._open = self._open, None
+        if batch is None:
+            return
+        session = batch.session
+        try:
+            values: dict[str, object] = {}
+            if batch.checkpoint is not None:
+                values["checkpoint"] = batch.checkpoint
             if not repository.renew_lease(
                 session, self.exchange_id, self.owner, until=self._until(), values=values
             ):
@@ -352,33 +508,29 @@ class FetchRun:
                     "another process took over this exchange's fetch (our lease ran out), or "
                     "the exchange was deleted; this batch was not written"
                 )
-            exchange = session.get(Exchange, self.exchange_id)
-            assert exchange is not None
-            bank = service.bank_of(session, exchange)
-            applied = ingest.Applied()
-            now = utcnow()
-            if buffer.records or buffer.rejected or buffer.skipped:
-                repository.tune_for_bulk(session)
-                seq = change_seq(session)
-                applied = _without_gc(
-                    ingest.apply_records,
-                    session,
-                    exchange,
-                    bank,
-                    buffer.records,
-                    seq=seq,
-                    now=now,
-                    run_id=self.run_id,
-                    rejected=buffer.rejected,
-                    skipped=buffer.skipped,
-                )
-            self._count(session, applied, buffer.pages)
-            self._event(session, applied)
-        if buffer.sweep_before is not None:
-            self._sweep(buffer.sweep_before)
+            totals = ingest.Applied()
+            totals.add(self.totals)
+            totals.add(batch.applied)
+            self._count(session, totals, batch.pages)
+            self._event(session, batch.applied)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        self.totals = totals
+        if batch.sweep_before is not None:
+            self._sweep(batch.sweep_before)
         self.last_commit = self.options.clock()
         if self.options.progress is not None:
             self.options.progress(self.totals)
+
+    def _rollback_open(self) -> None:
+        batch, self._open = self._open, None
+        if batch is not None:
+            batch.session.rollback()
+            batch.session.close()
 
     def _sweep(self, before: datetime) -> None:
         while True:
@@ -397,16 +549,20 @@ class FetchRun:
                 if not items:
                     return
                 applied = ingest.Applied(records=items, removed=removed)
-                self._count(session, applied, 0)
+                totals = ingest.Applied()
+                totals.add(self.totals)
+                totals.add(applied)
+                self._count(session, totals, 0)
                 self._event(session, applied)
+            self.totals = totals
 
-    def _count(self, session: Session, applied: ingest.Applied, pages: int) -> None:
-        self.totals.add(applied)
+    def _count(self, session: Session, totals: ingest.Applied, pages: int) -> None:
+        """Store the run's ``totals`` so far (and ``pages`` more) on its row."""
         run = session.get(ExchangeRun, self.run_id)
         assert run is not None
         run.pages += pages
         for name in ("records", "added", "updated", "removed", "quarantined", "skipped"):
-            setattr(run, name, getattr(self.totals, name))
+            setattr(run, name, getattr(totals, name))
 
     def _event(self, session: Session, applied: ingest.Applied) -> None:
         if not (applied.records or applied.skipped):

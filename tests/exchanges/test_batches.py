@@ -1,0 +1,195 @@
+"""How a fetch groups its writes: a batch is one transaction over several chunks; what the
+source has sent is committed as soon as it keeps the next page waiting; records are checked
+on the fetching thread under a snapshot of the labels, and checked again if those change;
+fetching ahead is bounded by records, not only by pages."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from shieldwall.banks.models import Bank
+from shieldwall.db.engine import Database
+from shieldwall.devtools import fake_stopncii
+from shieldwall.devtools.fake_http import Reply, Request, Running
+from shieldwall.exchanges import ingest, runner, service
+from shieldwall.exchanges.models import Exchange
+from shieldwall.integrations.exchanges.base import SourceRecord
+from tests.exchanges.conftest import (
+    STOPNCII_CREDENTIALS,
+    Fetch,
+    MakeExchange,
+    count_entries,
+    live_values,
+)
+
+
+def records(n: int) -> list[dict[str, Any]]:
+    return [
+        fake_stopncii.record(fake_stopncii.pdq_for(i, "batches"), ts=1_700_000_000 + i)
+        for i in range(n)
+    ]
+
+
+class Stalling(fake_stopncii.FakeStopNcii):
+    """Keeps its ``stall_on``-th FetchHashes answer waiting until ``ready()`` holds (or ten
+    seconds pass), and remembers whether it did."""
+
+    def __init__(self, items: list[dict[str, Any]], stall_on: int, ready: Any) -> None:
+        super().__init__(items)
+        self.stall_on = stall_on
+        self.ready = ready
+        self.calls = 0
+        self.saw_ready: bool | None = None
+
+    def handle(self, request: Request) -> Reply:
+        if request.path.endswith("/FetchHashes"):
+            with self.lock:
+                self.calls += 1
+                call = self.calls
+            if call == self.stall_on:
+                deadline = time.monotonic() + 10
+                while not self.ready() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                self.saw_ready = bool(self.ready())
+        return super().handle(request)
+
+
+def stopncii_exchange(make_exchange: MakeExchange, url: str, name: str = "sn") -> str:
+    return make_exchange(
+        name,
+        "stop_ncii",
+        {"base_url": url, "page_size": 10},
+        credentials=STOPNCII_CREDENTIALS,
+    )
+
+
+def test_what_arrived_is_committed_while_the_source_keeps_the_next_page_waiting(
+    make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    # 40 records in pages of 10: the fourth page waits until the first 30 are committed
+    # (another connection sees them) -- they are far fewer than a batch, and the five
+    # seconds of a batch never pass, so only the source's silence commits them
+    fake = Stalling(records(40), stall_on=4, ready=lambda: count_entries(db, bank.id) >= 30)
+    with Running(fake) as server:
+        name = stopncii_exchange(make_exchange, server.url + "/v1")
+        run = fetch(name)
+    assert fake.saw_ready is True
+    assert run.status == "succeeded"
+    assert run.added == 40
+    assert len(live_values(db, bank.id)) == 40
+
+
+def test_the_chunks_of_one_batch_are_one_transaction(
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    stopncii: tuple[fake_stopncii.FakeStopNcii, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake, url = stopncii
+    fake.set_records(records(50))
+    name = stopncii_exchange(make_exchange, url)
+    monkeypatch.setattr(runner, "CHUNK_RECORDS", 10)
+    monkeypatch.setattr(runner, "IDLE_SECONDS", 30.0)  # never commit on a quiet moment here
+    real = ingest.apply_records
+    calls = [0]
+
+    def third_chunk_fails(*args: Any, **kwargs: Any) -> ingest.Applied:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise RuntimeError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "apply_records", third_chunk_fails)
+    run = fetch(name, batch_records=100)
+    assert run.status == "failed"
+    assert calls[0] == 3
+    # the two chunks applied before the failure were never committed, nor their checkpoint
+    assert count_entries(db, bank.id) == 0
+    with db.session() as session:
+        exchange = session.scalars(select(Exchange).where(Exchange.name == name)).one()
+        assert exchange.checkpoint is None
+
+    monkeypatch.setattr(ingest, "apply_records", real)
+    again = fetch(name, batch_records=100)
+    assert again.status == "succeeded"
+    assert again.added == 50
+    assert count_entries(db, bank.id) == 50
+
+
+def test_records_checked_under_old_labels_are_checked_again(
+    db: Database, bank: Bank, make_exchange: MakeExchange
+) -> None:
+    name = make_exchange("lists", "local_file", {"path": "/nonexistent"})
+    record = SourceRecord(
+        record_id="r1", signals=(("pdq", fake_stopncii.pdq_for(1)),), labels=("B2",)
+    )
+    with db.session() as session:
+        exchange = service.get_exchange(session, name)
+        stored = session.get(Bank, bank.id)
+        assert stored is not None
+        checked = ingest.check_records(ingest.Rules.of(stored, exchange), [record])
+        assert [c.record_id for c in checked.records] == ["r1"]
+        # the bank gets a label set without B2 while the record waited to be applied
+        stored.labels = ["A1", "A2"]
+        session.flush()
+        applied = ingest.apply_records(
+            session,
+            exchange,
+            stored,
+            [record],
+            seq=1,
+            now=stored.created_at,
+            run_id=None,
+            prechecked=checked,
+        )
+    assert (applied.added, applied.quarantined) == (0, 1)
+    assert count_entries(db, bank.id) == 0
+
+
+def test_fetching_ahead_is_bounded_by_records() -> None:
+    produced: list[int] = []
+    consumed = [0]
+    ahead: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in range(30):
+            produced.append(i)
+            ahead.append(len(produced) - consumed[0])
+            yield i
+
+    out = []
+    for item in runner.prefetched(items(), 100, 5.0, weight=lambda _: 10, budget=25):
+        out.append(item)
+        consumed[0] += 1
+        time.sleep(0.01)  # the producer gets every chance to run ahead
+    assert out == list(range(30))
+    # two items of weight 10 wait at most (a third would pass the budget of 25), plus the
+    # one being handed over and the one being produced
+    assert max(ahead) <= 4
+    assert max(ahead) >= 2  # it did fetch ahead
+
+
+def test_an_idle_callback_runs_on_the_consumers_thread_while_the_source_is_silent() -> None:
+    release = threading.Event()
+    idle_threads: list[str] = []
+
+    def items() -> Iterator[int]:
+        yield 1
+        release.wait(5)
+        yield 2
+
+    def on_idle() -> None:
+        idle_threads.append(threading.current_thread().name)
+        release.set()
+
+    out = list(runner.prefetched(items(), 4, 5.0, on_idle=on_idle))
+    assert out == [1, 2]
+    assert idle_threads == [threading.current_thread().name]

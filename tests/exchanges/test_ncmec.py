@@ -13,7 +13,7 @@ from threatexchange.exchanges.clients.ncmec import hash_api as pytx_api
 from shieldwall.banks.models import Bank
 from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_http import Fault
-from shieldwall.devtools.fake_ncmec import FakeNcmec, entry, md5_for, pdq_for
+from shieldwall.devtools.fake_ncmec import FakeNcmec, entry, md5_for, parse_time, pdq_for
 from shieldwall.exchanges import service
 from shieldwall.integrations.exchanges.ncmec import ncmec_time
 from tests.exchanges.conftest import NCMEC_CREDENTIALS, Fetch, MakeExchange, live_values
@@ -270,3 +270,71 @@ def test_windows_are_utc_whatever_the_servers_time_zone(
     assert run.added == 2
     _start, end = fake.windows[-1]
     assert abs(end - time.time()) < 60
+
+
+def test_large_windows_are_narrowed_before_they_are_read(
+    ncmec: Ncmec,
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shieldwall.integrations.exchanges import ncmec as adapter
+
+    monkeypatch.setattr(adapter, "WINDOW_MAX_ENTRIES", 30)
+    monkeypatch.setattr(adapter, "WINDOW_TARGET_ENTRIES", 20)
+    fake, url = ncmec
+    # 200 entries, one every 10 seconds
+    fake.add(*(image(i, ts=T0 + 10 * i) for i in range(200)))
+    name = make(make_exchange, url)
+    run = fetch(name, wall_clock=lambda: T0 + 3000)
+    assert run.status == "succeeded", run.error
+    assert len(live_values(db, bank.id)) == 400
+    # the first window (everything) was only probed; every window read after that held at
+    # most WINDOW_MAX_ENTRIES entries by NCMEC's count
+    assert fake.windows[0] == (0, T0 + 3000 - 5)
+
+    def held(query: dict[str, str]) -> int:
+        lo, hi = parse_time(query["from"]), parse_time(query["to"])
+        return sum(lo <= T0 + 10 * i <= hi for i in range(200))
+
+    entries = [r.query for r in fake.requests if r.path.endswith("/v2/entries")]
+    # only the first page of a window that holds too many is asked for; every page past
+    # the first is of a window of at most WINDOW_MAX_ENTRIES
+    assert any(held(q) > 30 for q in entries)
+    assert all(held(q) <= 30 for q in entries if "start" in q)
+    assert any("start" in q for q in entries)
+    # the windows whose pages were read tile the range: each entry read once (or twice, on
+    # the edge two windows share; applying it again changes nothing)
+    assert 200 <= run.records <= 200 + len(fake.windows)
+    too_big = [
+        w for w in fake.windows if held({"from": ncmec_time(w[0]), "to": ncmec_time(w[1])}) > 30
+    ]
+    assert 1 <= len(too_big) <= 20  # shrink fast: each probe cuts a window tenfold
+
+
+def test_windows_widen_again_after_quiet_stretches(
+    ncmec: Ncmec,
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shieldwall.integrations.exchanges import ncmec as adapter
+
+    monkeypatch.setattr(adapter, "WINDOW_MAX_ENTRIES", 30)
+    monkeypatch.setattr(adapter, "WINDOW_TARGET_ENTRIES", 20)
+    fake, url = ncmec
+    # a dense first stretch, then ten entries over a long quiet one
+    fake.add(*(image(i, ts=T0 + i) for i in range(100)))
+    fake.add(*(image(100 + i, ts=T0 + 100 + 10_000 * i) for i in range(10)))
+    name = make(make_exchange, url)
+    run = fetch(name, wall_clock=lambda: T0 + 100_005)
+    assert run.status == "succeeded", run.error
+    assert len(live_values(db, bank.id)) == 220
+    spans = [end - start for start, end in fake.windows]
+    narrowest = min(spans)
+    assert spans[-1] >= 8 * narrowest  # widened again, instead of crawling the quiet years
+    assert len(fake.windows) < 120

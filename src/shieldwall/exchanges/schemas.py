@@ -91,8 +91,8 @@ class NcmecSettings(_Strict):
     page_window_seconds: int | None = Field(
         None,
         ge=1,
-        description="Fetch at most this much of the source's history per window (default: "
-        "from the checkpoint up to now in one window).",
+        description="Fetch the source's history in windows of this many seconds (default: "
+        "adaptive windows, narrowed until each holds at most 100,000 entries).",
     )
 
 

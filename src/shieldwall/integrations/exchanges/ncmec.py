@@ -49,6 +49,15 @@ FINGERPRINTS: dict[str, dict[str, str]] = {
 PAGING_LINK_SECONDS = 12 * 3600
 #: Leave the newest seconds alone: entries are not ordered by time inside a window.
 SETTLE_SECONDS = 5
+#: Adaptive windows (no ``page_window_seconds``): a window whose first page says it holds
+#: more entries than this is narrowed before its pages are read (NCMEC builds a cursor per
+#: window, and cursors over millions of entries are slow to make and to page through) ...
+WINDOW_MAX_ENTRIES = 100_000
+#: ... to a span expected to hold about this many,
+WINDOW_TARGET_ENTRIES = 25_000
+#: and widened (doubled) after an empty window, or this many windows in a row that held
+#: less than a quarter of the target.
+WINDOW_GROW_AFTER = 4
 _NCMEC_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -233,6 +242,23 @@ def parse_entries(
     return records, rejected, skipped
 
 
+def _estimated_entries(root: ET.Element) -> int:
+    """How many entries a window holds, judged by its first page as python-threatexchange
+    does: from the paging link, ``max - start`` plus the page's own entries (just the
+    page's entries when there is no next page, or its link cannot be read)."""
+    on_page = sum(
+        len(group) for name in ("images", "videos") if (group := root.find(name)) is not None
+    )
+    link = (root.findtext("paging/next") or "").strip()
+    if not link:
+        return on_page
+    try:
+        info = hash_api.GetEntriesNextInfo.from_next(link)
+    except ValueError:
+        info = None
+    return on_page + 1 if info is None else max(0, info.max - info.start) + on_page
+
+
 def _skip_link(next_: str) -> str | None:
     """The paging link one page further than ``next_`` (None: past the window's end)."""
     info = hash_api.GetEntriesNextInfo.from_next(next_)
@@ -273,30 +299,57 @@ class NcmecAdapter:
         cp = dict(checkpoint or {})
         start = int(cp.get("from", self.start_time))
         now = int(self.clock())
-        resume = ""
-        end = 0
+        horizon = now - SETTLE_SECONDS
         if (
             cp.get("next")
             and cp.get("to")
             and now - float(cp.get("next_at", 0)) < (PAGING_LINK_SECONDS)
         ):
-            resume, end = str(cp["next"]), int(cp["to"])
-        horizon = now - SETTLE_SECONDS
-        while resume or start < horizon:
-            if not resume:
-                end = (
-                    horizon
-                    if not self.window_seconds
-                    else min(horizon, start + self.window_seconds)
-                )
-            yield from self._window(start, end, resume)
-            start, resume = end, ""
+            end = int(cp["to"])
+            yield from self._window(start, end, str(cp["next"]))
+            start = end
+        if self.window_seconds:
+            while start < horizon:
+                end = min(horizon, start + self.window_seconds)
+                yield from self._window(start, end, "")
+                start = end
+            return
+        yield from self._adaptive(start, horizon)
 
-    def _window(self, start: int, end: int, next_: str) -> Iterator[Page]:
+    def _adaptive(self, start: int, horizon: int) -> Iterator[Page]:
+        """Windows from ``start`` to ``horizon``, each narrowed until its first page says it
+        holds at most :data:`WINDOW_MAX_ENTRIES` (the page is then read, not asked again),
+        widened after an empty one or several small ones (python-threatexchange probes the
+        same way: shrink fast, grow slowly)."""
+        span = max(1, horizon - start)
+        small = 0
+        while start < horizon:
+            end = min(horizon, start + span)
+            first = self._page(start, end, "")
+            estimate = _estimated_entries(first)
+            if estimate > WINDOW_MAX_ENTRIES and end - start > 1:
+                span = max(1, (end - start) * WINDOW_TARGET_ENTRIES // estimate)
+                small = 0
+                continue
+            entries = 0
+            for page in self._window(start, end, "", first=first):
+                entries += len(page.records) + len(page.rejected) + page.skipped
+                yield page
+            start = end
+            small = small + 1 if entries < WINDOW_TARGET_ENTRIES // 4 else 0
+            if entries == 0 or small >= WINDOW_GROW_AFTER:
+                span, small = span * 2, 0
+
+    def _window(
+        self, start: int, end: int, next_: str, *, first: ET.Element | None = None
+    ) -> Iterator[Page]:
         seen: set[str] = set()
         while True:
             try:
-                root = self._page(start, end, next_)
+                if first is not None:
+                    root, first = first, None
+                else:
+                    root = self._page(start, end, next_)
             except SourceMalformed as exc:
                 skip = _skip_link(next_) if next_ else None
                 if not next_:

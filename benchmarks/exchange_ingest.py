@@ -503,8 +503,8 @@ def section(database: str, command: str, rows: list[tuple[Measured, Measured]]) 
                 f"- The database alone at {ours.records:,}: the same rows (one bank entry and "
                 f"one provenance item per record, every index) sent straight to the driver in "
                 f"sorted batches of a fetch's size, nothing else: {floor:.1f} s, "
-                f"{theirs.wall_s / floor:.1f}x pytx's time -- the most any ingest that keeps "
-                "these rows could reach here."
+                f"{theirs.wall_s / floor:.1f}x pytx's time -- the most an ingest that commits "
+                "these rows in transactions of this size could reach here."
             )
     if len(rows) >= 2:
         small, big = rows[0], rows[-1]

@@ -241,6 +241,25 @@ def _settings(args: argparse.Namespace) -> Any:
     )
 
 
+def _fresh_database(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Settings and a migrated, empty database (PostgreSQL: its public schema recreated)."""
+    from sqlalchemy import create_engine, text
+
+    from shieldwall.db import migrate
+    from shieldwall.db.engine import Database
+
+    if args.database_url.startswith("postgresql"):
+        engine = create_engine(args.database_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    settings = _settings(args)
+    db = Database(settings.effective_database_url)
+    migrate.upgrade(db.engine)
+    return settings, db
+
+
 def follow_main(args: argparse.Namespace) -> None:
     """The live index, as a server process runs it: follow the database every
     ``index_poll_seconds`` until ``--records`` PDQs are queryable; print when (wall clock)."""
@@ -268,27 +287,17 @@ def child_main(args: argparse.Namespace) -> None:
     index following the database in another process, as a server's does."""
     import resource
 
-    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy import func, select
 
     from shieldwall.banks import service as banks
     from shieldwall.banks.models import BankEntry
     from shieldwall.banks.schemas import BankCreate
     from shieldwall.core.access import Principal
-    from shieldwall.db import migrate
-    from shieldwall.db.engine import Database
     from shieldwall.devtools.fake_stopncii import FETCH_KEY, SUBSCRIPTION_KEY
     from shieldwall.exchanges import runner, service
     from shieldwall.exchanges.schemas import ExchangeCreate
 
-    if args.database_url.startswith("postgresql"):
-        engine = create_engine(args.database_url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    settings = _settings(args)
-    db = Database(settings.effective_database_url)
-    migrate.upgrade(db.engine)
+    settings, db = _fresh_database(args)
     actor = Principal.system("bench")
     with db.session() as session:
         banks.create_bank(session, BankCreate(name="STOP_NCII"), actor=actor)
@@ -363,27 +372,15 @@ def floor_main(args: argparse.Namespace) -> None:
     checking or Python row building. No ingest that keeps these rows can be faster here."""
     import hashlib
 
-    from sqlalchemy import create_engine, text
-
     from shieldwall.banks import service as banks
     from shieldwall.banks.schemas import BankCreate
     from shieldwall.core.access import Principal
-    from shieldwall.db import migrate
-    from shieldwall.db.engine import Database
     from shieldwall.exchanges import service
     from shieldwall.exchanges.repository import BULK_CACHE_KIB
     from shieldwall.exchanges.schemas import ExchangeCreate
 
     pg = args.database_url.startswith("postgresql")
-    if pg:
-        engine = create_engine(args.database_url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    settings = _settings(args)
-    db = Database(settings.effective_database_url)
-    migrate.upgrade(db.engine)
+    settings, db = _fresh_database(args)
     actor = Principal.system("bench")
     with db.session() as session:
         bank = banks.create_bank(session, BankCreate(name="FLOOR"), actor=actor)

@@ -42,18 +42,9 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(settings: Settings) -> Settings:
     # the outbox worker is driven by hand here, never by a server thread
-    return Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        secret_key="test-secret-key-not-for-production",
-        max_body_bytes=64 * 1024,
-        exchange_allow_private_addresses=True,
-        exchange_scheduler=False,
-        exchange_lease_seconds=30,
-        outbox_in_server=False,
-    )
+    return settings.model_copy(update={"outbox_in_server": False})
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import Executable, TextClause, TextualSelect
 
 from shieldwall.banks.models import Bank, BankEntry
 from shieldwall.db import bulk
@@ -178,6 +178,39 @@ _SQLITE_FIND_EXISTING = text(
 ).columns(_entries.c.id, _entries.c.signal_type, _entries.c.value_key, _entries.c.removed_at)
 
 
+def key_probes(
+    session: Session,
+    bank_id: int,
+    keys: Sequence[tuple[str, str]],
+    *,
+    pg: TextClause,
+    sqlite: TextClause | TextualSelect,
+) -> list[Executable]:
+    """Statements that look up ``keys`` ((signal_type, value_key) pairs) of one bank with
+    one index probe per key, whatever the bank's size or the planner's statistics.
+
+    PostgreSQL: ``pg`` with ``:bank_id``, ``:types`` and ``:keys`` (each one string, split
+    by the server at the unit separator, which signal types and value keys never hold).
+    SQLite: ``sqlite`` with ``:bank_id``, ``:signal_type`` and ``:keys`` (a JSON array, read
+    with ``json_each``), once per signal type. Either way one parameter per list, so the
+    statement is compiled once."""
+    if session.get_bind().dialect.name == "postgresql":
+        return [
+            pg.bindparams(
+                bank_id=bank_id,
+                types="\x1f".join(signal_type for signal_type, _ in keys),
+                keys="\x1f".join(key for _, key in keys),
+            )
+        ]
+    by_type: dict[str, list[str]] = {}
+    for signal_type, key in keys:
+        by_type.setdefault(signal_type, []).append(key)
+    return [
+        sqlite.bindparams(bank_id=bank_id, signal_type=signal_type, keys=json.dumps(type_keys))
+        for signal_type, type_keys in by_type.items()
+    ]
+
+
 def find_existing(
     session: Session, bank_id: int, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, bool]]:
@@ -194,29 +227,9 @@ def find_existing(
     wanted = list(keys)
     if not wanted:
         return {}
-    statements: list[Executable]
-    if session.get_bind().dialect.name == "postgresql":
-        statements = [
-            _PG_FIND_EXISTING.bindparams(
-                bank_id=bank_id,
-                # one string each, split by the server: signal types and value keys never
-                # hold the unit separator, and binding two strings costs nothing per key
-                types="\x1f".join(signal_type for signal_type, _ in wanted),
-                keys="\x1f".join(key for _, key in wanted),
-            )
-        ]
-    else:
-        by_type: dict[str, list[str]] = {}
-        for signal_type, key in wanted:
-            by_type.setdefault(signal_type, []).append(key)
-        # the keys as one JSON array per signal type (json_each): one parameter, compiled
-        # once, each key one probe of the unique index
-        statements = [
-            _SQLITE_FIND_EXISTING.bindparams(
-                bank_id=bank_id, signal_type=signal_type, keys=json.dumps(type_keys)
-            )
-            for signal_type, type_keys in by_type.items()
-        ]
+    statements = key_probes(
+        session, bank_id, wanted, pg=_PG_FIND_EXISTING, sqlite=_SQLITE_FIND_EXISTING
+    )
     return {
         (signal_type, key): (int(entry_id), removed_at is not None)
         for stmt in statements

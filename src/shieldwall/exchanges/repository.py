@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from shieldwall.banks.models import Bank, BankEntry
+from shieldwall.banks.repository import key_probes
 from shieldwall.db import bulk
 from shieldwall.exchanges.models import (
     Exchange,
@@ -325,25 +326,7 @@ def claimed_keys(
     wanted = sorted(set(keys))
     found: set[tuple[str, str]] = set()
     for chunk in _chunks(wanted, _CHUNK):
-        statements: list[Executable]
-        if _is_pg(session):
-            statements = [
-                _PG_CLAIMED.bindparams(
-                    bank_id=bank_id,
-                    types="\x1f".join(t for t, _ in chunk),
-                    keys="\x1f".join(k for _, k in chunk),
-                )
-            ]
-        else:
-            by_type: dict[str, list[str]] = {}
-            for signal_type, key in chunk:
-                by_type.setdefault(signal_type, []).append(key)
-            statements = [
-                _SQLITE_CLAIMED.bindparams(
-                    bank_id=bank_id, signal_type=signal_type, keys=json.dumps(type_keys)
-                )
-                for signal_type, type_keys in by_type.items()
-            ]
+        statements = key_probes(session, bank_id, chunk, pg=_PG_CLAIMED, sqlite=_SQLITE_CLAIMED)
         for stmt in statements:
             found.update((str(a), str(b)) for a, b in session.execute(stmt).all())
     return found

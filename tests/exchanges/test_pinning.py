@@ -4,14 +4,23 @@ rebinding) cannot point a fetch into our own network."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 
-from shieldwall.integrations.exchanges.base import Deadline, SourceClient, SourceRefused
+from shieldwall.integrations.exchanges.base import (
+    Deadline,
+    SourceBusy,
+    SourceClient,
+    SourceRefused,
+)
 from shieldwall.integrations.exchanges.url import UrlListAdapter
+from shieldwall.integrations.url_fetch import PinnedTransport, Resolver
 from tests.local_http import QuietServer
 
 LIST = b"pdq " + b"ab" * 32 + b"\nmd5 " + b"cd" * 16 + b"\n"
@@ -109,4 +118,104 @@ def test_private_answers_are_refused_at_connect_even_when_the_first_address_is_p
         pytest.raises(SourceRefused, match=r"10\.0\.0\.7"),
     ):
         http.request("GET", f"http://feed.example.org:{server}/x", what="the page")
+    assert _Handler.hosts == []
+
+
+# ---- TLS: pinned to the checked address, verified against the host name ---------------------
+
+
+def _ca_and_cert(tmp: Path, host: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA, and a certificate it signed for ``host``: (ca, cert, key) files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("shieldwall test CA"))
+        .issuer_name(name("shieldwall test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name(host))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """An HTTPS server on loopback whose certificate names feed.partner.test."""
+    ca, cert, key = _ca_and_cert(tmp_path, "feed.partner.test")
+    _Handler.hosts = []
+    httpd = QuietServer(("127.0.0.1", 0), _Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1], ca
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _client(ca: Path, resolver: Resolver) -> SourceClient:
+    trusting = ssl.create_default_context(cafile=str(ca))
+    transport = PinnedTransport(allow_private=True, resolver=resolver, ssl_context=trusting)
+    return SourceClient(
+        Deadline(10), allow_private=True, transport=transport, resolver=resolver, max_attempts=1
+    )
+
+
+def test_https_reaches_the_checked_address_and_verifies_the_host_name(
+    tls_server: tuple[int, Path],
+) -> None:
+    port, ca = tls_server
+    with _client(ca, lambda host, port: ["127.0.0.1"]) as http:
+        reply = http.request("GET", f"https://feed.partner.test:{port}/list.txt", what="the list")
+    assert reply.status == 200
+    assert reply.body == LIST
+    assert _Handler.hosts == [f"feed.partner.test:{port}"]
+
+
+def test_https_to_a_name_the_certificate_does_not_carry_fails(
+    tls_server: tuple[int, Path],
+) -> None:
+    # the same server and address, asked for by another name: the certificate (for
+    # feed.partner.test) must not be accepted for it
+    port, ca = tls_server
+    with _client(ca, lambda host, port: ["127.0.0.1"]) as http, pytest.raises(SourceBusy):
+        http.request("GET", f"https://other.partner.test:{port}/list.txt", what="the list")
     assert _Handler.hosts == []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,10 +145,16 @@ class PinnedTransport(httpx.HTTPTransport):
     """An httpx transport whose every connection goes through :class:`_CheckedBackend`.
     Refusals surface as :class:`UrlRefused` (not retried: the address is not acceptable)."""
 
-    def __init__(self, *, allow_private: bool = False, resolver: Resolver = system_resolver):
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        resolver: Resolver = system_resolver,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__()
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context or httpx.create_ssl_context(),
             network_backend=_CheckedBackend(resolver, allow_private),
         )
 

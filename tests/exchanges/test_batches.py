@@ -193,3 +193,26 @@ def test_an_idle_callback_runs_on_the_consumers_thread_while_the_source_is_silen
     out = list(runner.prefetched(items(), 4, 5.0, on_idle=on_idle))
     assert out == [1, 2]
     assert idle_threads == [threading.current_thread().name]
+
+
+def test_stale_items_come_in_id_order_after_a_cursor(
+    tmp_path: Any, make_exchange: MakeExchange, fetch: Fetch, db: Database
+) -> None:
+    from shieldwall.exchanges import repository
+
+    path = tmp_path / "list.txt"
+    path.write_text("".join(f"pdq {fake_stopncii.pdq_for(i, 'stale')}\n" for i in range(12)))
+    name = make_exchange("file", "local_file", {"path": str(path)})
+    assert fetch(name).added == 12
+    with db.session() as session:
+        exchange = service.get_exchange(session, name)
+        later = exchange.created_at.replace(year=9999)
+        first = repository.stale_items(session, exchange.id, later, 5)
+        ids = [i for i, _, _ in first]
+        assert ids == sorted(ids)
+        assert len(ids) == 5
+        rest = repository.stale_items(session, exchange.id, later, 100, after_id=ids[-1])
+        assert len(rest) == 7
+        assert min(i for i, _, _ in rest) > ids[-1]
+        # nothing was seen before the exchange existed
+        assert repository.stale_items(session, exchange.id, exchange.created_at, 100) == []

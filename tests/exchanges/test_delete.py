@@ -201,7 +201,7 @@ def test_the_job_works_in_batches_and_resumes_after_a_failure(
     real_sweep = ingest.sweep
     calls = {"n": 0}
 
-    def flaky_sweep(*args: Any, **kwargs: Any) -> tuple[int, int]:
+    def flaky_sweep(*args: Any, **kwargs: Any) -> tuple[int, int, int]:
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("the database went away")

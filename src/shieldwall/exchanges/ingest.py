@@ -405,16 +405,18 @@ def sweep(
     seq: int,
     now: datetime,
     limit: int = 5000,
-) -> tuple[int, int]:
-    """Mark up to ``limit`` items not seen since ``before`` removed (a snapshot source no
-    longer lists them) and withdraw their entries; returns (items, entries removed)."""
-    stale = repository.stale_items(session, exchange.id, before, limit)
+    after_id: int = 0,
+) -> tuple[int, int, int]:
+    """Mark up to ``limit`` items not seen since ``before`` (with ids above ``after_id``)
+    removed (a snapshot source no longer lists them) and withdraw their entries; returns
+    (items, entries removed, the last item id: where the next call continues)."""
+    stale = repository.stale_items(session, exchange.id, before, limit, after_id=after_id)
     if not stale:
-        return 0, 0
+        return 0, 0, after_id
     repository.remove_items(session, [i for i, _, _ in stale], now=now)
     keys = {(t, k) for _, t, k in stale}
     keys -= repository.claimed_keys(session, bank.id, keys)
     removed = banks.withdraw_entries(
         session, bank, sorted(keys), source=EntrySource.EXCHANGE, seq=seq, now=now
     )
-    return len(stale), removed
+    return len(stale), removed, stale[-1][0]

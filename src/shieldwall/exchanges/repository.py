@@ -332,20 +332,40 @@ def claimed_keys(
     return found
 
 
+_SQLITE_STALE = text(
+    # "+exchange_id" keeps SQLite off the (exchange_id, record_id, ...) index: walking the
+    # primary key from :after_id, in id order, finds the next batch without reading (and
+    # sorting) every item of the exchange again
+    "SELECT id, signal_type, value_key FROM exchange_items WHERE id > :after_id "
+    "AND +exchange_id = :exchange_id AND removed_at IS NULL AND last_seen < :before "
+    "ORDER BY id LIMIT :limit"
+).bindparams(bindparam("before", type_=_items.c.last_seen.type))
+
+
 def stale_items(
-    session: Session, exchange_id: int, before: datetime, limit: int
+    session: Session, exchange_id: int, before: datetime, limit: int, *, after_id: int = 0
 ) -> list[tuple[int, str, str]]:
-    """Live items not seen since ``before``: (id, signal_type, value_key)."""
-    rows = session.execute(
-        select(_items.c.id, _items.c.signal_type, _items.c.value_key)
-        .where(
-            _items.c.exchange_id == exchange_id,
-            _items.c.removed_at.is_(None),
-            _items.c.last_seen < before,
+    """Live items not seen since ``before``, with ids above ``after_id``, in id order:
+    (id, signal_type, value_key). A caller that removes them and asks again from the last
+    id reads each item once, whatever the exchange's size."""
+    stmt: Executable
+    if _is_pg(session):
+        stmt = (
+            select(_items.c.id, _items.c.signal_type, _items.c.value_key)
+            .where(
+                _items.c.id > after_id,
+                _items.c.exchange_id == exchange_id,
+                _items.c.removed_at.is_(None),
+                _items.c.last_seen < before,
+            )
+            .order_by(_items.c.id)
+            .limit(limit)
         )
-        .order_by(_items.c.id)
-        .limit(limit)
-    ).all()
+    else:
+        stmt = _SQLITE_STALE.bindparams(
+            after_id=after_id, exchange_id=exchange_id, before=before, limit=limit
+        )
+    rows = session.execute(stmt).all()
     return [(int(i), str(t), str(k)) for i, t, k in rows]
 
 

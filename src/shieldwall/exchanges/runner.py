@@ -533,6 +533,7 @@ class FetchRun:
             batch.session.close()
 
     def _sweep(self, before: datetime) -> None:
+        after = 0
         while True:
             with self.db.session() as session:
                 if not repository.renew_lease(
@@ -543,8 +544,8 @@ class FetchRun:
                 assert exchange is not None
                 bank = service.bank_of(session, exchange)
                 seq = change_seq(session)
-                items, removed = ingest.sweep(
-                    session, exchange, bank, before=before, seq=seq, now=utcnow()
+                items, removed, last = ingest.sweep(
+                    session, exchange, bank, before=before, seq=seq, now=utcnow(), after_id=after
                 )
                 if not items:
                     return
@@ -554,7 +555,7 @@ class FetchRun:
                 totals.add(applied)
                 self._count(session, totals, 0)
                 self._event(session, applied)
-            self.totals = totals
+            self.totals, after = totals, last
 
     def _count(self, session: Session, totals: ingest.Applied, pages: int) -> None:
         """Store the run's ``totals`` so far (and ``pages`` more) on its row."""

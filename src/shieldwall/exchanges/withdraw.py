@@ -78,11 +78,14 @@ class Withdrawn:
     done: bool = False
 
 
-def withdraw_batch(session: Session, exchange_id: int, *, limit: int) -> tuple[int, int] | None:
-    """Withdraw up to ``limit`` live items of the deleted exchange in the caller's
-    transaction: (items, entries removed), or None when nothing is left (or the exchange or
-    its bank is gone). Writes one ``exchange.withdrawn`` event for a batch that did something.
-    Raises :class:`PermanentFailure` for an exchange that is not deleted."""
+def withdraw_batch(
+    session: Session, exchange_id: int, *, limit: int, after_id: int = 0
+) -> tuple[int, int, int] | None:
+    """Withdraw up to ``limit`` live items of the deleted exchange (with ids above
+    ``after_id``) in the caller's transaction: (items, entries removed, last item id), or
+    None when nothing is left (or the exchange or its bank is gone). Writes one
+    ``exchange.withdrawn`` event for a batch that did something. Raises
+    :class:`PermanentFailure` for an exchange that is not deleted."""
     exchange = session.get(Exchange, exchange_id)
     if exchange is None:
         return None
@@ -94,8 +97,15 @@ def withdraw_batch(session: Session, exchange_id: int, *, limit: int) -> tuple[i
     # Taken first: it locks the change head until commit, so two attempts of this job that
     # overlap (a claim that outlived its lease) take turns instead of counting twice.
     seq = change_seq(session)
-    items, removed = ingest.sweep(
-        session, exchange, bank, before=END_OF_TIME, seq=seq, now=utcnow(), limit=limit
+    items, removed, last = ingest.sweep(
+        session,
+        exchange,
+        bank,
+        before=END_OF_TIME,
+        seq=seq,
+        now=utcnow(),
+        limit=limit,
+        after_id=after_id,
     )
     if not items:
         return None
@@ -107,7 +117,7 @@ def withdraw_batch(session: Session, exchange_id: int, *, limit: int) -> tuple[i
         principles=PRINCIPLES,
         payload={"items": items, "removed": removed},
     )
-    return items, removed
+    return items, removed, last
 
 
 def withdraw(
@@ -122,9 +132,12 @@ def withdraw(
     ``seconds`` have passed (then ``done`` is False and another call continues)."""
     total = Withdrawn()
     stop_at = clock() + seconds if seconds is not None else None
+    after = 0  # items are taken in id order: each batch continues after the last one
     while True:
         with db.session() as session:
-            outcome = withdraw_batch(session, exchange_id, limit=max(1, batch_items))
+            outcome = withdraw_batch(
+                session, exchange_id, limit=max(1, batch_items), after_id=after
+            )
             if outcome is None:
                 session.rollback()  # nothing changed: give the change sequence number back
         if outcome is None:
@@ -132,6 +145,7 @@ def withdraw(
             return total
         total.items += outcome[0]
         total.removed += outcome[1]
+        after = outcome[2]
         total.batches += 1
         if stop_at is not None and clock() >= stop_at:
             return total

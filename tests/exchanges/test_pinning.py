@@ -107,17 +107,22 @@ def test_the_connection_goes_to_the_resolved_address_with_the_original_host(
     assert "hashes.partner.invalid" in seen
 
 
-def test_private_answers_are_refused_at_connect_even_when_the_first_address_is_public(
-    server: int,
-) -> None:
-    def mixed(host: str, port: int) -> list[str]:
-        return ["93.184.216.34", "10.0.0.7"]
+def test_every_address_is_checked_at_connect_not_only_the_first(server: int) -> None:
+    # the up-front check sees one public address; at connect time the name answers a
+    # public address first and a private one second: the connection refuses the answer
+    # (it could otherwise fall through to the private address)
+    calls: list[str] = []
+
+    def rebinding_to_mixed(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return ["93.184.216.34"] if len(calls) == 1 else ["93.184.216.34", "10.0.0.7"]
 
     with (
-        SourceClient(Deadline(10), resolver=mixed, max_attempts=1) as http,
+        SourceClient(Deadline(10), resolver=rebinding_to_mixed, max_attempts=1) as http,
         pytest.raises(SourceRefused, match=r"10\.0\.0\.7"),
     ):
         http.request("GET", f"http://feed.example.org:{server}/x", what="the page")
+    assert len(calls) == 2  # once up front, once by the connection
     assert _Handler.hosts == []
 
 

@@ -255,7 +255,7 @@ def update_exchange(
         _store_credentials(settings, exchange, secrets)
         changed.append("credentials")
     if data.labels is not None and data.labels != exchange.labels:
-        bank = _bank_of(session, exchange)
+        bank = bank_of(session, exchange)
         banks.check_labels(bank, data.labels)
         exchange.labels = list(data.labels)
         changed.append("labels")
@@ -308,7 +308,8 @@ def delete_exchange(
     return exchange
 
 
-def _bank_of(session: Session, exchange: Exchange) -> Bank:
+def bank_of(session: Session, exchange: Exchange) -> Bank:
+    """The exchange's bank; :class:`Conflict` when it was deleted."""
     bank = session.get(Bank, exchange.bank_id)
     if bank is None or bank.deleted_at is not None:
         raise Conflict(
@@ -316,10 +317,6 @@ def _bank_of(session: Session, exchange: Exchange) -> Bank:
             "bank or delete it"
         )
     return bank
-
-
-def bank_of(session: Session, exchange: Exchange) -> Bank:
-    return _bank_of(session, exchange)
 
 
 def describe(session: Session, exchanges: Sequence[Exchange]) -> list[ExchangeOut]:

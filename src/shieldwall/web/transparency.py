@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import jinja2
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
@@ -24,11 +23,10 @@ from shieldwall.api.deps import DbSession
 from shieldwall.core.access import Scope
 from shieldwall.transparency import charts, dsa, exports, service
 from shieldwall.transparency.periods import Period, resolve
-from shieldwall.web.render import render
+from shieldwall.web.render import render, templates
 from shieldwall.web.security import WebForbidden, WebUser, current_user, optional_user
 
 router = APIRouter(include_in_schema=False)
-TEMPLATES = Path(__file__).parent / "templates"
 CSS = Path(__file__).parent / "static" / "transparency.css"
 
 #: Outcome metrics in the overview chart, in this order.
@@ -83,7 +81,7 @@ def _by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _breakdown_bars(metric: dict[str, Any], dimension: str) -> list[charts.Bar]:
     bars = []
     for cell in metric.get("breakdown") or []:
-        if set(cell["key"]) != {dimension} and dimension not in cell["key"]:
+        if dimension not in cell["key"]:
             continue
         label = " / ".join(str(v) for v in cell["key"].values()).replace("_", " ")
         bars.append(charts.bar_of(label, cell))
@@ -176,10 +174,7 @@ def context(report: dict[str, Any], *, exports_base: str | None) -> dict[str, An
 
 def render_offline(report: dict[str, Any]) -> str:
     """The page as one self-contained HTML file (style sheet inlined, no links out)."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=False
-    )
-    template = env.get_template("transparency/offline.html")
+    template = templates.get_template("transparency/offline.html")
     return template.render(
         css=CSS.read_text(encoding="utf-8"),
         version=__version__,

@@ -500,13 +500,22 @@ def test_error_context_never_replaces_the_problem_members(app: FastAPI, client: 
     from shieldwall.core.errors import Conflict
 
     def clashing() -> None:
-        raise Conflict("already decided", status="decided", request_id="forged", case_id=7)
+        raise Conflict(
+            "already decided",
+            status="decided",
+            request_id="forged",
+            slug="other",
+            headers="x",
+            request="y",
+            case_id=7,
+        )
 
     app.add_api_route("/v1/test-clash", clashing, methods=["POST"])
     response = client.post("/v1/test-clash", headers={"X-Request-ID": "real-id-1"})
     body = assert_problem(response, 409, "conflict")
     assert body["status"] == 409
     assert body["request_id"] == "real-id-1"
+    assert body["type"] == "/problems/conflict"
     assert body["case_id"] == 7
 
 

@@ -9,6 +9,7 @@ and in the server log line for the error).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -57,28 +58,28 @@ def problem_body(
     detail: str,
     instance: str,
     request_id: str,
+    context: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": problem_type(slug),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-        "request_id": request_id,
-    }
+    """A problem body. ``context`` (an error's own details, whatever their names) goes in
+    first, so the problem's members always win over it; ``extra`` members are ours."""
+    body: dict[str, Any] = {k: v for k, v in (context or {}).items() if v is not None}
+    body.update(
+        {
+            "type": problem_type(slug),
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+            "request_id": request_id,
+        }
+    )
     body.update({k: v for k, v in extra.items() if v is not None})
     return body
 
 
 def request_id_of(request: Request) -> str:
     return str(getattr(request.state, "request_id", "") or request.scope.get("request_id", ""))
-
-
-#: Members every problem body has; an error's context may not replace them.
-RESERVED_MEMBERS = frozenset(
-    {"type", "title", "status", "detail", "instance", "request_id", "errors"}
-)
 
 
 def problem_response(
@@ -89,6 +90,7 @@ def problem_response(
     title: str,
     detail: str,
     headers: dict[str, str] | None = None,
+    context: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     rid = request_id_of(request)
@@ -99,6 +101,7 @@ def problem_response(
         detail=detail,
         instance=request.url.path,
         request_id=rid,
+        context=context,
         **extra,
     )
     merged = {"X-Request-ID": rid, **(headers or {})}
@@ -117,12 +120,6 @@ async def _on_shieldwall_error(request: Request, exc: Exception) -> JSONResponse
         headers = {"Retry-After": str(max(1, exc.retry_after))}
     if exc.status >= 500:
         log.warning("request.failed %s", exc.slug, extra={"request_id": request_id_of(request)})
-    # Context never overrides the problem's own members (status, title, request_id, ...).
-    context = {
-        k: v
-        for k, v in exc.context.items()
-        if isinstance(v, str | int | float | bool) and k not in RESERVED_MEMBERS
-    }
     return problem_response(
         request,
         status=exc.status,
@@ -130,7 +127,7 @@ async def _on_shieldwall_error(request: Request, exc: Exception) -> JSONResponse
         title=exc.title,
         detail=exc.message,
         headers=headers,
-        **context,
+        context={k: v for k, v in exc.context.items() if isinstance(v, str | int | float | bool)},
     )
 
 

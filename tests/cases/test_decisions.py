@@ -382,3 +382,27 @@ def test_a_failing_hook_undoes_the_decision(
         assert row is not None
         assert row.status == CaseStatus.OPEN
     assert actions_of(db, case.id) == []
+
+
+def test_every_hook_module_registers_when_a_decision_is_finalised_alone() -> None:
+    """In a fresh process that imports only the cases service (a job, a script), loading the
+    hook modules registers every domain's decision hooks, the conversation release too."""
+    import subprocess
+    import sys
+
+    code = (
+        "from shieldwall.cases import service as s\n"
+        "from shieldwall.cases.schemas import CaseSource\n"
+        "s._load_hook_modules()\n"
+        "names = {h.__module__ for hooks in s._hooks.values() for h in hooks}\n"
+        "print(sorted(names))\n"
+        "print(any(h.__name__ == 'release_on_decision' "
+        "for h in s._hooks.get(CaseSource.GROOMING, [])))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    modules, released = done.stdout.strip().splitlines()
+    assert released == "True"
+    for module in ("shieldwall.textsignals.conversations", "shieldwall.reporting.hooks"):
+        assert module in modules

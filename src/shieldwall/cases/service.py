@@ -143,6 +143,7 @@ HOOK_MODULES: tuple[str, ...] = (
     "shieldwall.evidence.hooks",
     "shieldwall.reporting.hooks",
     "shieldwall.exchanges.feedback",
+    "shieldwall.textsignals.conversations",
 )
 _hook_modules_loaded = False
 

@@ -369,12 +369,12 @@ def floor_main(args: argparse.Namespace) -> None:
     writes (one bank entry and one provenance item each, into the real schema, with every
     index), sent straight to the driver (SQLite ``executemany``, PostgreSQL ``COPY``) in
     sorted batches of ``--floor-batch``, one transaction each -- no fetching, parsing,
-    checking or Python row building. No ingest that keeps these rows can be faster here."""
-    import hashlib
-
+    checking or Python row building: the ceiling for an ingest that commits these rows in
+    transactions of that size."""
     from shieldwall.banks import service as banks
     from shieldwall.banks.schemas import BankCreate
     from shieldwall.core.access import Principal
+    from shieldwall.devtools.fake_stopncii import pdq_for
     from shieldwall.exchanges import service
     from shieldwall.exchanges.repository import BULK_CACHE_KIB
     from shieldwall.exchanges.schemas import ExchangeCreate
@@ -411,9 +411,7 @@ def floor_main(args: argparse.Namespace) -> None:
     started = time.monotonic()
     for start in range(0, args.records, args.floor_batch):
         end = min(args.records, start + args.floor_batch)
-        keys = sorted(
-            hashlib.sha256(f"stopncii:{i}".encode()).hexdigest() for i in range(start, end)
-        )
+        keys = sorted(pdq_for(i) for i in range(start, end))
         entries = [
             (bank_id, "pdq", k, k, labels, "exchange", f"pdq:{k}", now, "exchange:1", now, 1)
             for k in keys

@@ -68,10 +68,7 @@ class SyntheticRecords(Sequence[dict[str, Any]]):
     def json_of(self, start: int, end: int) -> str:
         """The JSON of records ``start``..``end``, rendered directly (the benchmark's fake
         must cost little next to the clients it serves)."""
-        return ",".join(
-            _RECORD % (self.ts(i), hashlib.sha256(f"stopncii:{i}".encode()).hexdigest())
-            for i in range(start, end)
-        )
+        return ",".join(_RECORD % (self.ts(i), pdq_for(i)) for i in range(start, end))
 
 
 _RECORD = (
@@ -86,7 +83,7 @@ class FakeStopNcii(FakeService):
         self.records: Sequence[Any] = (
             records if isinstance(records, SyntheticRecords) else list(records or [])
         )
-        self._keys: tuple[int, list[int]] | None = None
+        self._keys: tuple[Sequence[Any], list[int]] | None = None
         self.feedback: list[dict[str, Any]] = []
         #: A page token is refused (400) once this many FetchHashes calls came after it.
         self.token_ttl_requests: int | None = None
@@ -122,8 +119,9 @@ class FakeStopNcii(FakeService):
             if start <= records.start_ts:
                 return 0
             return min(len(records), (start - records.start_ts) * records.per_second)
-        if self._keys is None or self._keys[0] != id(records):
-            self._keys = (id(records), [_ts(r) for r in records])
+        # keyed on the list itself (held here, so its id cannot pass to a new list)
+        if self._keys is None or self._keys[0] is not records:
+            self._keys = (records, [_ts(r) for r in records])
         return bisect.bisect_left(self._keys[1], start)
 
     # ---- HTTP ---------------------------------------------------------------------------

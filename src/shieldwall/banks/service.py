@@ -183,7 +183,8 @@ def validate_entry(
 
 
 def get_bank(session: Session, name: str) -> Bank:
-    bank = repository.get_bank_by_name(session, name)
+    # a name with NUL or control characters names no bank (and PostgreSQL refuses NUL)
+    bank = repository.get_bank_by_name(session, name) if name.isprintable() else None
     if bank is None:
         raise NotFound(f"no bank named {name[:100]!r}; list them with GET /v1/banks", bank=name)
     return bank

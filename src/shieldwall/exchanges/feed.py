@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from shieldwall.audit import service as audit
 from shieldwall.banks import service as banks
 from shieldwall.banks.changes import current_seq
+from shieldwall.banks.models import Bank
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput, NotFound
@@ -58,7 +59,7 @@ def feed_page(
     """The page's JSON body and its signature header value."""
     after_seq, after_id = parse_cursor(cursor)
     try:
-        bank = banks.get_bank(session, bank_name) if bank_name.isprintable() else None
+        bank: Bank | None = banks.get_bank(session, bank_name)
     except NotFound:
         bank = None
     if bank is None or repository.get_share(session, bank.id) is None:

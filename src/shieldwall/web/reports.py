@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from shieldwall.api.deps import DbSession
+from shieldwall.api.deps import DbSession, SettingsDep
 from shieldwall.cases import service as cases
 from shieldwall.config import Settings
 from shieldwall.core.access import Scope
@@ -23,11 +23,6 @@ router = APIRouter(include_in_schema=False)
 Reader = Annotated[WebUser, page_requires(Scope.REPORTS_READ)]
 Writer = Annotated[WebUser, page_requires(Scope.REPORTS_WRITE)]
 ReportId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def case_panel(
@@ -53,9 +48,12 @@ def case_panel(
 
 @router.get("/reports")
 def reports_page(
-    request: Request, db: DbSession, user: Reader, status: str | None = None
+    request: Request,
+    db: DbSession,
+    settings: SettingsDep,
+    user: Reader,
+    status: str | None = None,
 ) -> Response:
-    settings = _settings(request)
     wanted = status if status in ReportStatus._value2member_map_ else None
     reports, next_before = service.list_reports(db, settings, status=wanted, limit=100)
     return render(
@@ -66,9 +64,9 @@ def reports_page(
             "status": wanted,
             "statuses": [s.value for s in ReportStatus],
             "destinations": destinations.describe(settings),
-            "reporter_missing": service.missing_fields(settings, "ncmec")
-            if settings.reporting_default_destination == "ncmec"
-            else service.missing_fields(settings, settings.reporting_default_destination),
+            "reporter_missing": service.missing_fields(
+                settings, settings.reporting_default_destination
+            ),
             "more": next_before is not None,
         },
     )
@@ -77,6 +75,7 @@ def reports_page(
 def _detail(
     request: Request,
     db: Session,
+    settings: Settings,
     user: WebUser,
     report_id: int,
     *,
@@ -84,7 +83,6 @@ def _detail(
     notice: str | None = None,
     status: int = 200,
 ) -> Response:
-    settings = _settings(request)
     report = service.to_out(db, settings, service.get_report(db, report_id))
     return render(
         request,
@@ -100,12 +98,15 @@ def _detail(
 
 
 @router.get("/reports/{report_id}")
-def report_page(request: Request, db: DbSession, user: Reader, report_id: ReportId) -> Response:
-    return _detail(request, db, user, report_id)
+def report_page(
+    request: Request, db: DbSession, settings: SettingsDep, user: Reader, report_id: ReportId
+) -> Response:
+    return _detail(request, db, settings, user, report_id)
 
 
-def _act(request: Request, db: Session, user: WebUser, report_id: int, what: str) -> Response:
-    settings = _settings(request)
+def _act(
+    request: Request, db: Session, settings: Settings, user: WebUser, report_id: int, what: str
+) -> Response:
     try:
         if what == "retract":
             service.retract(db, settings, report_id, actor=user.principal)
@@ -113,15 +114,19 @@ def _act(request: Request, db: Session, user: WebUser, report_id: int, what: str
             service.retry(db, settings, report_id, actor=user.principal)
     except ShieldwallError as exc:
         db.rollback()
-        return _detail(request, db, user, report_id, error=exc.message, status=exc.status)
+        return _detail(request, db, settings, user, report_id, error=exc.message, status=exc.status)
     return see_other(request, f"/reports/{report_id}")
 
 
 @router.post("/reports/{report_id}/retract", dependencies=[CsrfChecked])
-def retract(request: Request, db: DbSession, user: Writer, report_id: ReportId) -> Response:
-    return _act(request, db, user, report_id, "retract")
+def retract(
+    request: Request, db: DbSession, settings: SettingsDep, user: Writer, report_id: ReportId
+) -> Response:
+    return _act(request, db, settings, user, report_id, "retract")
 
 
 @router.post("/reports/{report_id}/retry", dependencies=[CsrfChecked])
-def retry(request: Request, db: DbSession, user: Writer, report_id: ReportId) -> Response:
-    return _act(request, db, user, report_id, "retry")
+def retry(
+    request: Request, db: DbSession, settings: SettingsDep, user: Writer, report_id: ReportId
+) -> Response:
+    return _act(request, db, settings, user, report_id, "retry")

@@ -151,6 +151,8 @@ def _appeal_upheld(session: Session, settings: Settings, appeal: Case, actor: Pr
     original_decision = repository.final_decision(session, original_id)
     if original is None or original_decision is None:
         return
+    labels = [original_decision.label] if original_decision.label else []
+    reason = f"appeal upheld (case {original.id})"
     if original.subject_kind == SubjectKind.CONTENT:
         request_action(
             session,
@@ -159,8 +161,8 @@ def _appeal_upheld(session: Session, settings: Settings, appeal: Case, actor: Pr
             subject_kind=original.subject_kind,
             subject_ref=original.subject_ref,
             case_id=appeal.id,
-            labels=[original_decision.label] if original_decision.label else [],
-            reason=f"appeal upheld (case {original.id})",
+            labels=labels,
+            reason=reason,
             key=f"case:{appeal.id}:{ActionType.CONTENT_RESTORE.value}",
             actor=actor,
             principles=appeal.principles,
@@ -175,8 +177,8 @@ def _appeal_upheld(session: Session, settings: Settings, appeal: Case, actor: Pr
             subject_kind=suspended.subject_kind,
             subject_ref=suspended.subject_ref,
             case_id=appeal.id,
-            labels=[original_decision.label] if original_decision.label else [],
-            reason=f"appeal upheld (case {original.id})",
+            labels=labels,
+            reason=reason,
             key=f"case:{appeal.id}:{ActionType.ACCOUNT_RESTORE.value}:{suspended.id}",
             actor=actor,
             principles=appeal.principles,

@@ -89,7 +89,6 @@ log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system:evidence"
 PRINCIPLES = (1,)
-#: Files younger than this are never treated as orphans (their row may not be committed yet).
 BATCH = 500
 MAX_DATA_BYTES = 1_000_000
 DOCUMENT_FORMAT = 1

@@ -40,7 +40,6 @@ from shieldwall.media.preview import blurred_preview
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system:media"
-#: Files younger than this are never treated as orphans (their row may not be committed yet).
 PURGE_BATCH = 500
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 _PURPOSE = re.compile(r"^[a-z][a-z_]{0,19}$")

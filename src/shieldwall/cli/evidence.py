@@ -202,8 +202,7 @@ def rotate() -> None:
     current = settings.resolved_keyring().current_id.hex()
     with open_database(settings) as db, db.session() as session:
         done = service.rewrap_all(session, settings, actor=CLI)
-    with open_database(settings) as db, db.session() as session:
-        counts = service.objects_by_key(session)
+        counts = service.objects_by_key(session)  # rewrap_all flushed: counts are current
     out().print(f"re-wrapped {done} evidence item(s) under the current master key")
     for key, count in sorted(counts.items()):
         marker = " (current)" if key == current else ""

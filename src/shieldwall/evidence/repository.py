@@ -12,10 +12,10 @@ from shieldwall.evidence.models import EvidenceHold, EvidenceItem
 
 
 def get(session: Session, evidence_id: int, *, lock: bool = False) -> EvidenceItem | None:
-    query = select(EvidenceItem).where(EvidenceItem.id == evidence_id)
+    """The item (from the session when it already holds it; ``lock``: read it again, locked)."""
     if lock:
-        query = query.with_for_update()
-    return session.scalars(query).one_or_none()
+        return session.get(EvidenceItem, evidence_id, with_for_update=True)
+    return session.get(EvidenceItem, evidence_id)
 
 
 def by_key(session: Session, dedupe_key: str, *, lock: bool = False) -> EvidenceItem | None:

@@ -114,7 +114,7 @@ def test_cli_refuses_a_backwards_period(known: Database, cli: None) -> None:
 
 def test_dsa_statements_one_per_violating_decision(known: Database, settings: Settings) -> None:
     with known.session() as session:
-        body = dsa.export(session, settings, H1)
+        body = dsa.export(session, H1)
     found = body["statements"]
     # cases 1 and 2 were decided violating; 3 not violating; 5 is an appeal
     assert [s["puid"] for s in found] == ["shieldwall-decision-1", "shieldwall-decision-2"]

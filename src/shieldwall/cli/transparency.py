@@ -137,7 +137,7 @@ def statements(
     settings = load()
     with open_database(settings) as db, db.session() as session:
         period = resolve(start, end, today=service.today())
-        body = dsa.export(session, settings, period)
+        body = dsa.export(session, period)
     _write(json.dumps(body, indent=2, ensure_ascii=False) + "\n", path)
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shieldwall.config import Settings
-from shieldwall.transparency.metrics import EventLog, EventRow, _case_id
+from shieldwall.transparency.metrics import DETECTION_SOURCES, EventLog, EventRow, case_id
 from shieldwall.transparency.periods import Period
+from shieldwall.transparency.service import load_log
 
 KINDS = ("case.decided", "case.opened", "action.requested")
 #: The European Economic Area, the default territorial scope of a decision.
@@ -25,7 +25,7 @@ EEA = (
     "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
     "IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK",
 )  # fmt: skip
-AUTOMATED_SOURCES = {"hash_match", "classifier", "grooming", "solicitation", "url_match"}
+AUTOMATED_SOURCES = frozenset(DETECTION_SOURCES)
 NOTICE_SOURCES = {"user_report", "survivor_request"}
 TEXT_SOURCES = {"grooming", "solicitation", "url_match"}
 LEGAL_GROUND = (
@@ -45,7 +45,7 @@ def statement(
     decided: EventRow, opened: EventRow | None, actions: list[EventRow], prefix: str
 ) -> dict[str, Any]:
     """One statement of reasons for one final violating decision."""
-    case_id = _case_id(decided)
+    cid = case_id(decided)
     source = str(opened.payload.get("source", "")) if opened is not None else ""
     types = {str(a.payload.get("type")) for a in actions}
     label = decided.payload.get("label") or "violating"
@@ -64,7 +64,7 @@ def statement(
         "application_date": decided.occurred_at.date().isoformat(),
         "territorial_scope": list(EEA),
         "decision_facts": (
-            f"Case {case_id} was opened from a {source.replace('_', ' ') or 'signal'} and "
+            f"Case {cid} was opened from a {source.replace('_', ' ') or 'signal'} and "
             f"decided violating ({label}) by a person."
             + (" A second reviewer confirmed it." if decided.payload.get("confirmed") else "")
         ),
@@ -98,7 +98,7 @@ def statements(
 ) -> list[dict[str, Any]]:
     opened: dict[int, EventRow] = {}
     for row in log.of("case.opened"):
-        if (cid := _case_id(row)) is not None:
+        if (cid := case_id(row)) is not None:
             opened.setdefault(cid, row)
     actions: dict[int, list[EventRow]] = defaultdict(list)
     for row in log.of("action.requested"):
@@ -107,7 +107,7 @@ def statements(
             actions[cid].append(row)
     out = []
     for row in log.within(period, "case.decided"):
-        cid = _case_id(row)
+        cid = case_id(row)
         if cid is None or row.payload.get("outcome") != "violating":
             continue
         if row.payload.get("appeal_of_case_id") is not None:
@@ -116,11 +116,9 @@ def statements(
     return out
 
 
-def export(session: Session, settings: Settings, period: Period) -> dict[str, Any]:
+def export(session: Session, period: Period) -> dict[str, Any]:
     """``{"statements": [...], "batches": n, ...}``: the statements of the period; send them
     to the DSA Transparency Database in batches of 100 (``statements[i:i+100]``)."""
-    from shieldwall.transparency.service import load_log
-
     log = load_log(session, period.until, KINDS)
     every = statements(log, period)
     found = [s for s in every if restricts(s)]

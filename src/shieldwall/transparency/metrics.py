@@ -89,7 +89,7 @@ def _str(value: Any, default: str = "(none)") -> str:
     return str(value) if value not in (None, "") else default
 
 
-def _case_id(row: EventRow) -> int | None:
+def case_id(row: EventRow) -> int | None:
     kind, _, ref = row.subject.partition(":")
     return int(ref) if kind == "case" and ref.isdigit() else None
 
@@ -168,7 +168,7 @@ def detection_to_action(log: EventLog, period: Period) -> list[tuple[float, list
     opened = {
         cid: row
         for row in log.of("case.opened")
-        if (cid := _case_id(row)) is not None and row.payload.get("source") in DETECTION_SOURCES
+        if (cid := case_id(row)) is not None and row.payload.get("source") in DETECTION_SOURCES
     }
     first: dict[int, EventRow] = {}
     for row in log.of("action.requested"):
@@ -187,12 +187,12 @@ def report_to_decision(log: EventLog, period: Period) -> list[tuple[float, list[
     report arrived, within the period."""
     case_of: dict[str, int] = {}
     for row in log.of("case.opened", "case.signal_added"):
-        ref, cid = row.payload.get("ref"), _case_id(row)
+        ref, cid = row.payload.get("ref"), case_id(row)
         if isinstance(ref, str) and ref.startswith("user_report:") and cid is not None:
             case_of.setdefault(ref, cid)
     decisions: dict[int, list[EventRow]] = defaultdict(list)
     for row in log.of("case.decided"):
-        if (cid := _case_id(row)) is not None:
+        if (cid := case_id(row)) is not None:
             decisions[cid].append(row)
     out: list[tuple[float, list[int]]] = []
     for report in log.of("user_report.received"):

@@ -233,7 +233,7 @@ def statements_json(
     request: Request, db: DbSession, user: Reader, start: FromDay = None, end: ToDay = None
 ) -> Response:
     period = _period(start, end)
-    body = dsa.export(db, request.app.state.settings, period)
+    body = dsa.export(db, period)
     return Response(
         json.dumps(body, indent=2, ensure_ascii=False),
         media_type="application/json",

@@ -12,18 +12,9 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 
-INK, MUTED, LINE, BRAND, BAD, OK = "#1b2430", "#5b6675", "#d8dee6", "#1f4e79", "#a4262c", "#1e6b3a"
-FONT = 'font-family="system-ui, sans-serif" font-size="12"'
+from shieldwall.core.svg import BRAND, FONT, INK, LINE, MUTED, open_svg
 
-
-def _open(chart_id: str, width: int, height: int, title: str, desc: str) -> list[str]:
-    return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
-        f'data-chart="{chart_id}">',
-        f'<title id="{chart_id}-t">{escape(title)}</title>',
-        f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
-    ]
+BAD, OK = "#a4262c", "#1e6b3a"
 
 
 def _short(n: float) -> str:
@@ -44,7 +35,7 @@ def step_chart(
     desc = "; ".join(
         f"{label}: {pts[-1][1] if pts else 0} by {end.isoformat()}" for label, _c, pts in series
     )
-    out = _open(chart_id, width, height, title, desc)
+    out = open_svg(chart_id, width, height, title, desc)
     if not points:
         out.append(f'<text x="20" y="40" {FONT} fill="{MUTED}">No dated rows yet.</text></svg>')
         return "".join(out)
@@ -88,7 +79,7 @@ def bar_chart(
     width, row, left = 640, 22, 190
     height = 20 + row * max(len(bars), 1)
     desc = "; ".join(f"{label}: {value:,.0f} {unit}" for label, value in bars) or "No data."
-    out = _open(chart_id, width, height, title, desc)
+    out = open_svg(chart_id, width, height, title, desc)
     peak = max((v for _, v in bars), default=1) or 1
     for n, (label, value) in enumerate(bars):
         y = 10 + n * row
@@ -117,7 +108,7 @@ def difference_chart(
     for label, diff, verdict in rows:
         text = f"{diff:+.1%}" if diff is not None else "not comparable"
         parts.append(f"{label}: {text} ({verdict.replace('_', ' ')})")
-    out = _open(chart_id, width, height, title, "; ".join(parts) or "No comparisons.")
+    out = open_svg(chart_id, width, height, title, "; ".join(parts) or "No comparisons.")
     band = tolerance * scale
     out.append(f'<rect x="{mid - band:.1f}" y="20" width="{max(2 * band, 1):.1f}" '
                f'height="{height - 30}" fill="#e8f5ec"/>')  # fmt: skip

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-INK, MUTED, LINE, BRAND, SOFT = "#1b2430", "#5b6675", "#d8dee6", "#1f4e79", "#8fb3d9"
+from shieldwall.core.svg import BRAND, FONT, INK, MUTED, open_svg
+
 STATUS_COLOURS = {
     "in_place": "#1e6b3a",
     "partly": "#b7791f",
     "not_in_place": "#a4262c",
     "not_known": "#5b6675",
 }
-FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +49,6 @@ def _number(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
-def _open(chart_id: str, width: int, height: int, title: str, desc: str) -> list[str]:
-    return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
-        f'data-chart="{escape(chart_id)}" class="chart">',
-        f'<title id="{chart_id}-t">{escape(title)}</title>',
-        f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
-    ]
-
-
 def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], *, unit: str = "count") -> str:
     """Horizontal bars, one per row, the number (or the note) at the end of each."""
     row, left, right, top = 26, 230, 90, 8
@@ -67,7 +57,7 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], *, unit: str = "co
     desc = "; ".join(
         f"{b.label}: {b.note if b.value is None else _number(b.value, unit)}" for b in bars
     )
-    out = _open(chart_id, width, height, title, desc or "No figures.")
+    out = open_svg(chart_id, width, height, title, desc or "No figures.", css_class="chart")
     if not bars:
         out.append(f'<text x="8" y="20" {FONT} fill="{MUTED}">No figures.</text></svg>')
         return "".join(out)
@@ -116,7 +106,7 @@ def status_chart(chart_id: str, title: str, statuses: Sequence[tuple[int, str, s
     desc = "; ".join(
         f"principle {n} ({name}): {status.replace('_', ' ')}" for n, name, status in statuses
     )
-    out = _open(chart_id, width, height, title, desc)
+    out = open_svg(chart_id, width, height, title, desc, css_class="chart")
     for i, (number, _name, status) in enumerate(statuses):
         x = left + i * (size + gap)
         colour = STATUS_COLOURS.get(status, MUTED)

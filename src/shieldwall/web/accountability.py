@@ -17,6 +17,7 @@ from shieldwall.accountability import analysis, charts, exports, importing, repo
 from shieldwall.accountability import service as acc_service
 from shieldwall.accountability.schemas import METRIC_LABELS
 from shieldwall.api.deps import DbSession
+from shieldwall.core import svg
 from shieldwall.core.access import Scope
 from shieldwall.core.errors import ShieldwallError
 from shieldwall.db.base import utcnow
@@ -63,8 +64,8 @@ def _adoption_chart(adoption: analysis.Adoption) -> str:
         "adoption",
         "Endorsers of the Voluntary Principles and Technology Coalition members named over time",
         [
-            ("Endorsers", charts.BRAND, adoption.endorsers_over_time),
-            ("Coalition members", charts.MUTED, members),
+            ("Endorsers", svg.BRAND, adoption.endorsers_over_time),
+            ("Coalition members", svg.MUTED, members),
         ],
         end,
     )

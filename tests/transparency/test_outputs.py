@@ -277,3 +277,15 @@ def test_cli_publish_and_list(known: Database, cli: None) -> None:
     assert "2026-01-01 to 2026-06-30" in run("transparency", "published").output
     shown = json.loads(run("transparency", "published", "--show", "1").output)
     assert shown["period"]["label"] == "2026 H1"
+
+
+def test_tables_and_charts_say_the_same_for_a_figure_without_a_number() -> None:
+    from shieldwall.transparency import charts
+    from shieldwall.web.transparency import shown
+
+    both = {"available": False, "suppressed": {"below": 10}, "value": None}
+    assert shown(both) == charts.bar_of("x", both).note == "not in place"
+    suppressed = {"suppressed": {"below": 10}, "value": None}
+    assert shown(suppressed) == charts.bar_of("x", suppressed).note == "fewer than 10"
+    assert shown({"value": 1234}) == "1,234"
+    assert charts.bar_of("x", {"value": 3}, scale=2.0).value == 6.0

@@ -31,16 +31,24 @@ class Bar:
     note: str = ""
 
 
+def note_of(figure: dict[str, Any]) -> str | None:
+    """What is shown instead of a report figure's number (None: it has one). The page's
+    tables and its charts both say it this way."""
+    if figure.get("available") is False:
+        return "not in place"
+    if "suppressed" in figure:
+        return f"fewer than {figure['suppressed']['below']}"
+    if figure.get("value") is None:
+        return "nothing measured"
+    return None
+
+
 def bar_of(label: str, figure: dict[str, Any], *, scale: float = 1.0) -> Bar:
     """A bar from a report figure (value, suppressed or unavailable)."""
-    if "suppressed" in figure:
-        return Bar(label, None, f"fewer than {figure['suppressed']['below']}")
-    if figure.get("available") is False:
-        return Bar(label, None, "not in place")
-    value = figure.get("value")
-    if value is None:
-        return Bar(label, None, "nothing measured")
-    return Bar(label, float(value) * scale)
+    note = note_of(figure)
+    if note is not None:
+        return Bar(label, None, note)
+    return Bar(label, float(figure["value"]) * scale)
 
 
 def _number(value: float, unit: str) -> str:

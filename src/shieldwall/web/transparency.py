@@ -138,13 +138,10 @@ def chart_set(report: dict[str, Any]) -> dict[str, str]:
 
 def shown(figure: dict[str, Any], unit: str = "count") -> str:
     """A figure as the page prints it."""
-    if figure.get("available") is False:
-        return "not in place"
-    if "suppressed" in figure:
-        return f"fewer than {figure['suppressed']['below']}"
-    value = figure.get("value")
-    if value is None:
-        return "nothing measured"
+    note = charts.note_of(figure)
+    if note is not None:
+        return note
+    value = figure["value"]
     if unit == "seconds":
         hours = float(value) / 3600
         return f"{hours:,.1f} h" if hours >= 1 else f"{float(value) / 60:,.0f} min"

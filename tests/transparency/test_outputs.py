@@ -208,6 +208,15 @@ def test_api_explain_returns_the_events(
     body = response.json()
     assert body["value"] == 1
     assert [e["kind"] for e in body["events"]] == ["case.overturned"]
+    assert body["event_count"] == 1
+    # the count is of every event; only the first `limit` are read and returned
+    many = client.get(
+        "/v1/transparency/metrics/reports_sent_ncmec/events",
+        params={"from": "2026-01-01", "to": "2026-06-30", "limit": 1},
+        headers=auth(key),
+    ).json()
+    assert many["event_count"] > 1
+    assert len(many["events"]) == 1
     missing = client.get("/v1/transparency/metrics/nope/events", headers=auth(key))
     assert missing.status_code == 404
 

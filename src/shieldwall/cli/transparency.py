@@ -90,7 +90,7 @@ def explain(
     settings = load()
     with open_database(settings) as db, db.session() as session:
         period = resolve(start, end, today=service.today())
-        found = service.explain(session, metric, period)
+        found = service.explain(session, metric, period, limit=limit)
         rows = [(e.id, e.occurred_at, e.kind, e.subject, e.payload) for e in found.events]
     console = out()
     console.print(f"[bold]{found.metric.id}[/]: {found.metric.label}")
@@ -98,10 +98,10 @@ def explain(
     value = "none (nothing measured)" if found.value is None else f"{found.value:g}"
     console.print(
         f"period {period.start} to {period.end}: value {value} "
-        f"({found.samples:,} item(s), {len(rows):,} event(s))"
+        f"({found.samples:,} item(s), {found.event_count:,} event(s))"
     )
     table = Table("event", "occurred at (UTC)", "kind", "subject", "payload")
-    for event_id, at, kind, subject, payload in rows[:limit]:
+    for event_id, at, kind, subject, payload in rows:
         table.add_row(
             str(event_id),
             at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -110,8 +110,8 @@ def explain(
             json.dumps(payload, sort_keys=True)[:120],
         )
     console.print(table)
-    if len(rows) > limit:
-        note(f"{len(rows) - limit:,} more event(s) not shown; raise --limit")
+    if found.event_count > len(rows):
+        note(f"{found.event_count - len(rows):,} more event(s) not shown; raise --limit")
 
 
 @app.command(name="metrics")

@@ -376,7 +376,10 @@ class Explanation:
     period: Period
     value: float | None
     samples: int
+    #: The first ``limit`` (by id) of the events the number was computed from.
     events: list[Event]
+    #: How many events there are in all.
+    event_count: int
 
 
 def get_metric(metric_id: str) -> MetricDef:
@@ -387,15 +390,15 @@ def get_metric(metric_id: str) -> MetricDef:
     return metric
 
 
-def explain(session: Session, metric_id: str, period: Period) -> Explanation:
-    """The raw (unsuppressed) number and the events it was computed from. For staff only:
-    events carry subjects such as ``case:12``."""
+def explain(session: Session, metric_id: str, period: Period, *, limit: int) -> Explanation:
+    """The raw (unsuppressed) number and the events it was computed from (the first
+    ``limit`` of them are read). For staff only: events carry subjects such as ``case:12``."""
     metric = get_metric(metric_id)
     log = load_log(session, period.until, metric.kinds)
     tally = metric.compute(log, period)
-    return Explanation(
-        metric, period, tally.value, tally.samples, repository.events_by_id(session, tally.events)
-    )
+    ids = sorted(set(tally.events))
+    shown = repository.events_by_id(session, ids[:limit])
+    return Explanation(metric, period, tally.value, tally.samples, shown, len(ids))
 
 
 def today(now: datetime | None = None) -> date:

@@ -79,16 +79,14 @@ def explain_metric(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> dict[str, Any]:
     period = resolve(start, end, today=service.today())
-    found = service.explain(db, metric_id, period)
+    found = service.explain(db, metric_id, period, limit=limit)
     return {
         "metric": metric_id,
         "period": period.as_json(),
         "value": found.value,
         "samples": found.samples,
-        "event_count": len(found.events),
-        "events": [
-            EventOut.model_validate(e).model_dump(mode="json") for e in found.events[:limit]
-        ],
+        "event_count": found.event_count,
+        "events": [EventOut.model_validate(e).model_dump(mode="json") for e in found.events],
     }
 
 

@@ -91,12 +91,17 @@ def on_decision(session: Session, settings: Settings, case: Case, actor: Princip
             BankEntry.id.in_(sorted(entry_ids))
         )
     ).all()
+    # one lookup of the live provenance items per bank, not one per matched entry
+    by_bank: dict[int, dict[tuple[str, str], int]] = {}
+    for entry_id, bank_id, signal_type, value_key in rows:
+        by_bank.setdefault(bank_id, {})[(signal_type, value_key)] = int(entry_id)
     queued = 0
     exchanges: dict[int, Exchange | None] = {}
-    for entry_id, bank_id, signal_type, value_key in rows:
-        for item_id, exchange_id, record_id, _, _ in repository.items_for_values(
-            session, bank_id, [(signal_type, value_key)]
+    for bank_id, entries in by_bank.items():
+        for item_id, exchange_id, record_id, signal_type, value_key in repository.items_for_values(
+            session, bank_id, list(entries)
         ):
+            entry_id = entries[(signal_type, value_key)]
             if exchange_id not in exchanges:
                 exchanges[exchange_id] = repository.get_exchange(session, exchange_id)
             exchange = exchanges[exchange_id]
@@ -116,7 +121,7 @@ def on_decision(session: Session, settings: Settings, case: Case, actor: Princip
                 payload={
                     "exchange_id": exchange_id,
                     "item_id": item_id,
-                    "entry_id": int(entry_id),
+                    "entry_id": entry_id,
                     "signal_type": signal_type,
                     "verdict": verdict,
                     "case_id": case.id,

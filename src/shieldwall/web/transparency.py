@@ -20,6 +20,7 @@ from fastapi.responses import Response
 
 from shieldwall import __version__
 from shieldwall.api.deps import DbSession
+from shieldwall.api.downloads import attachment, json_attachment
 from shieldwall.core.access import Scope
 from shieldwall.transparency import charts, dsa, exports, service
 from shieldwall.transparency.periods import Period, resolve
@@ -182,9 +183,8 @@ def render_offline(report: dict[str, Any]) -> str:
 # ---- routes --------------------------------------------------------------------------------
 
 
-def _download(stem: str, period: Period, ext: str) -> dict[str, str]:
-    name = f"{stem}-{period.start}-{period.end}.{ext}"
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
+def _filename(stem: str, period: Period, ext: str) -> str:
+    return f"{stem}-{period.start}-{period.end}.{ext}"
 
 
 def _period(start: date | None, end: date | None) -> Period:
@@ -205,11 +205,7 @@ def report_json(
 ) -> Response:
     period = _period(start, end)
     report = service.build_report(db, request.app.state.settings, period)
-    return Response(
-        json.dumps(report, indent=2, ensure_ascii=False),
-        media_type="application/json",
-        headers=_download("transparency", period, "json"),
-    )
+    return json_attachment(report, filename=_filename("transparency", period, "json"))
 
 
 @router.get("/transparency/report.csv")
@@ -218,10 +214,10 @@ def report_csv(
 ) -> Response:
     period = _period(start, end)
     report = service.build_report(db, request.app.state.settings, period)
-    return Response(
+    return attachment(
         exports.to_csv(report),
         media_type="text/csv; charset=utf-8",
-        headers=_download("transparency", period, "csv"),
+        filename=_filename("transparency", period, "csv"),
     )
 
 
@@ -230,11 +226,8 @@ def statements_json(
     request: Request, db: DbSession, user: Reader, start: FromDay = None, end: ToDay = None
 ) -> Response:
     period = _period(start, end)
-    body = dsa.export(db, period)
-    return Response(
-        json.dumps(body, indent=2, ensure_ascii=False),
-        media_type="application/json",
-        headers=_download("dsa-statements", period, "json"),
+    return json_attachment(
+        dsa.export(db, period), filename=_filename("dsa-statements", period, "json")
     )
 
 

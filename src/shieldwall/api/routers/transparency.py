@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import Response
 
 from shieldwall.api.deps import DbSession, SettingsDep, require
+from shieldwall.api.downloads import attachment
 from shieldwall.audit.schemas import EventOut
 from shieldwall.core.access import Principal, Scope
 from shieldwall.transparency import exports, repository, service
@@ -42,11 +43,10 @@ def get_report(
     period = resolve(start, end, today=service.today())
     document = service.build_report(db, settings, period)
     if format == "csv":
-        name = f"transparency-{period.start}-{period.end}.csv"
-        return Response(
+        return attachment(
             exports.to_csv(document),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            filename=f"transparency-{period.start}-{period.end}.csv",
         )
     return document
 

@@ -245,7 +245,16 @@ def test_page_needs_a_login_unless_public(known: Database, client: TestClient, a
     assert sor.json()["count"] == 2
 
 
-def test_page_for_an_analyst(known: Database, client: TestClient, db: Database) -> None:
+def test_page_for_an_analyst_not_a_reviewer(
+    known: Database, client: TestClient, db: Database
+) -> None:
+    # a reviewer (no reports:read) is refused while the report is not public
+    make_user(db, "rev", Role.REVIEWER)
+    assert login(client, "rev", PASSWORD).status_code == 303
+    refused = client.get("/transparency")
+    assert refused.status_code == 403
+    assert "reports:read" in refused.text
+    client.cookies.clear()
     make_user(db, "ana", Role.ANALYST)
     assert login(client, "ana", PASSWORD).status_code == 303
     page = client.get("/transparency")

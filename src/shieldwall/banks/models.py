@@ -56,6 +56,9 @@ class BankEntry(Base):
     __table_args__ = (
         UniqueConstraint("bank_id", "signal_type", "value_key", name="uq_bank_entries_value"),
         Index("ix_bank_entries_lookup", "signal_type", "value_key"),
+        # changes in order: for every server's live index, and for one bank's shared feed
+        Index("ix_bank_entries_change", "change_seq", "id"),
+        Index("ix_bank_entries_feed", "bank_id", "change_seq", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -72,7 +75,7 @@ class BankEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     disabled_until: Mapped[datetime | None] = mapped_column(default=None)
     removed_at: Mapped[datetime | None] = mapped_column(default=None)
-    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class BankChangeHead(Base):

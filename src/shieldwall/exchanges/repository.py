@@ -14,7 +14,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Table,
-    and_,
     bindparam,
     delete,
     func,
@@ -519,8 +518,10 @@ def feed_rows(
     rows = session.execute(
         select(c.id, c.signal_type, c.value, c.labels, c.removed_at, c.change_seq)
         .where(
+            # a range of ix_bank_entries_feed, read in its order
             c.bank_id == bank_id,
-            or_(c.change_seq > after_seq, and_(c.change_seq == after_seq, c.id > after_id)),
+            c.change_seq >= after_seq,
+            tuple_(c.change_seq, c.id) > tuple_(after_seq, after_id),
             c.change_seq <= upto_seq,
         )
         .order_by(c.change_seq, c.id)

@@ -24,7 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from shieldwall.banks.changes import current_seq
@@ -280,7 +280,11 @@ class MatchIndex:
             # committed (writers hold the head row's lock until they commit), so after
             # reading all rows up to at least ``head`` nothing below it can still appear.
             head = current_seq(session)
-            last_seq, last_id = self.watermark, 0
+            newest = self.watermark
+            # after (watermark + 1, 0) is from the first change past the watermark (ids
+            # start at 1); then after the last row read: a range of ix_bank_entries_change,
+            # read in its order, so each page costs its own rows, not the bank's
+            last_seq, last_id = self.watermark + 1, 0
             while True:
                 rows = session.execute(
                     select(
@@ -291,10 +295,11 @@ class MatchIndex:
                         BankEntry.change_seq,
                     )
                     .where(
-                        (BankEntry.change_seq > last_seq)
-                        | ((BankEntry.change_seq == last_seq) & (BankEntry.id > last_id)),
-                        BankEntry.change_seq > self.watermark,
-                        BankEntry.signal_type.in_(PERCEPTUAL),
+                        BankEntry.change_seq >= last_seq,
+                        tuple_(BankEntry.change_seq, BankEntry.id) > tuple_(last_seq, last_id),
+                        # an expression, not the column: no planner may walk
+                        # ix_bank_entries_lookup (every PDQ entry) for it
+                        BankEntry.signal_type.concat("").in_(PERCEPTUAL),
                     )
                     .order_by(BankEntry.change_seq, BankEntry.id)
                     .limit(_BATCH)
@@ -304,8 +309,9 @@ class MatchIndex:
                 self._apply(rows)
                 applied += len(rows)
                 last_seq, last_id = rows[-1][4], rows[-1][0]
+                newest = max(newest, last_seq)
         with self._lock:
-            self.watermark = max(self.watermark, last_seq, head)
+            self.watermark = max(self.watermark, newest, head)
         self.last_sync = time.monotonic()
         if applied:
             log.info("index.synced", extra={"rows": applied, "watermark": self.watermark})

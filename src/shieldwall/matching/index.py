@@ -38,6 +38,10 @@ from shieldwall.db.engine import Database
 log = logging.getLogger(__name__)
 
 PERCEPTUAL = (SignalType.PDQ.value, SignalType.VPDQ.value)
+#: "Is a PDQ or vPDQ entry", as an expression rather than the bare column, so no planner
+#: serves it from ix_bank_entries_lookup: that walks (and then sorts) every PDQ entry of
+#: every bank for each page read, where the id or change order needs only the page's rows.
+_IS_PERCEPTUAL = BankEntry.signal_type.concat("").in_(PERCEPTUAL)
 #: vPDQ frames share one index; a frame's id is ``entry_id << FRAME_BITS | frame ordinal``.
 FRAME_BITS = 20
 _BATCH = 50_000
@@ -231,23 +235,21 @@ class MatchIndex:
             self.bank_watermark = -1
 
     def _active_perceptual(self, session: Session) -> Iterator[list[tuple[int, str, str]]]:
+        # One table, read along its primary key after the last id (banks are few: the
+        # deleted ones are left out here, not joined, so no plan can loop over banks and
+        # sort each page)
+        deleted = set(session.scalars(select(Bank.id).where(Bank.deleted_at.is_not(None))))
         last = 0
         while True:
             rows = session.execute(
-                select(BankEntry.id, BankEntry.signal_type, BankEntry.value)
-                .join(Bank, Bank.id == BankEntry.bank_id)
-                .where(
-                    BankEntry.id > last,
-                    BankEntry.removed_at.is_(None),
-                    Bank.deleted_at.is_(None),
-                    BankEntry.signal_type.in_(PERCEPTUAL),
-                )
+                select(BankEntry.id, BankEntry.signal_type, BankEntry.value, BankEntry.bank_id)
+                .where(BankEntry.id > last, BankEntry.removed_at.is_(None), _IS_PERCEPTUAL)
                 .order_by(BankEntry.id)
                 .limit(_BATCH)
             ).all()
             if not rows:
                 return
-            yield [(r[0], r[1], r[2]) for r in rows]
+            yield [(r[0], r[1], r[2]) for r in rows if r[3] not in deleted]
             last = rows[-1][0]
 
     @staticmethod
@@ -297,9 +299,7 @@ class MatchIndex:
                     .where(
                         BankEntry.change_seq >= last_seq,
                         tuple_(BankEntry.change_seq, BankEntry.id) > tuple_(last_seq, last_id),
-                        # an expression, not the column: no planner may walk
-                        # ix_bank_entries_lookup (every PDQ entry) for it
-                        BankEntry.signal_type.concat("").in_(PERCEPTUAL),
+                        _IS_PERCEPTUAL,
                     )
                     .order_by(BankEntry.change_seq, BankEntry.id)
                     .limit(_BATCH)

@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from shieldwall.api import create_app
 from shieldwall.apikeys import service as apikeys
@@ -35,7 +35,21 @@ from shieldwall.users.models import User
 from shieldwall.users.schemas import UserCreate
 from tests.browser import browser, page  # noqa: F401 - registered once for every folder
 
-PG_URL = os.environ.get("SHIELDWALL_TEST_DATABASE_URL", "").strip()
+
+def _own_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own database, ``<name>_<worker>`` (e.g.
+    ``shieldwall_ci_gw0``), which must exist (.ci/run creates them): the tests empty and
+    rebuild the database they use, so workers cannot share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(
+        hide_password=False
+    )
+
+
+PG_URL = _own_database(os.environ.get("SHIELDWALL_TEST_DATABASE_URL", "").strip())
 SYSTEM = Principal.system("tests")
 PASSWORD = "correct horse battery staple"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from shieldwall.accountability import analysis, charts, exports, importing, repository, views
@@ -25,9 +25,8 @@ from shieldwall.web.render import render
 from shieldwall.web.security import (
     CsrfChecked,
     WebUser,
-    current_user,
-    optional_user,
     page_requires,
+    public_page_reader,
     rotate_csrf,
 )
 
@@ -35,16 +34,8 @@ router = APIRouter(include_in_schema=False)
 Editor = Annotated[WebUser, page_requires(Scope.ACCOUNTABILITY_WRITE)]
 
 
-def page_reader(request: Request, db: DbSession) -> WebUser | None:
-    """Anyone when the tracker is public (the logged-in person is still shown), else a login."""
-    if request.app.state.settings.accountability_public:
-        user = optional_user(request, db)
-        request.state.web_user = user
-        return user
-    return current_user(request, db)
-
-
-Reader = Annotated[WebUser | None, Depends(page_reader)]
+#: Anyone when the tracker is public, else a login.
+Reader = Annotated[WebUser | None, public_page_reader("accountability_public")]
 
 
 def _tolerance(request: Request) -> float:

@@ -166,14 +166,34 @@ CurrentUser = Annotated[WebUser, Depends(current_user)]
 
 def page_requires(scope: Scope) -> Any:
     def check(user: CurrentUser) -> WebUser:
-        if not user.can(scope):
-            raise WebForbidden(
-                f"your role ({user.role}) cannot open this page; it needs '{scope.value}'"
-            )
-        return user
+        return _refuse_without(user, scope)
 
     check.required_scope = scope  # type: ignore[attr-defined]
     return Depends(check)
+
+
+def _refuse_without(user: WebUser, scope: Scope) -> WebUser:
+    if not user.can(scope):
+        raise WebForbidden(
+            f"your role ({user.role}) cannot open this page; it needs '{scope.value}'"
+        )
+    return user
+
+
+def public_page_reader(setting: str, scope: Scope | None = None) -> Any:
+    """A dependency for pages that anyone may read while the ``setting`` (a boolean
+    Settings field) is on (a logged-in person is still shown); otherwise a login, which
+    must have ``scope`` when one is given."""
+
+    def reader(request: Request, db: DbSession) -> WebUser | None:
+        if getattr(request.app.state.settings, setting):
+            user = optional_user(request, db)
+            request.state.web_user = user
+            return user
+        user = current_user(request, db)
+        return user if scope is None else _refuse_without(user, scope)
+
+    return Depends(reader)
 
 
 def safe_next(value: str | None) -> str:

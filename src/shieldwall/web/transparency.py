@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from shieldwall import __version__
@@ -25,7 +25,7 @@ from shieldwall.core.access import Scope
 from shieldwall.transparency import charts, dsa, exports, service
 from shieldwall.transparency.periods import Period, resolve
 from shieldwall.web.render import render, templates
-from shieldwall.web.security import WebForbidden, WebUser, current_user, optional_user
+from shieldwall.web.security import WebUser, public_page_reader
 
 router = APIRouter(include_in_schema=False)
 CSS = Path(__file__).parent / "static" / "transparency.css"
@@ -53,21 +53,8 @@ TIMES = (
 )
 
 
-def page_reader(request: Request, db: DbSession) -> WebUser | None:
-    """Anyone when the report is public, else a login that may read reports."""
-    if request.app.state.settings.transparency_public:
-        user = optional_user(request, db)
-        request.state.web_user = user
-        return user
-    user = current_user(request, db)
-    if not user.can(Scope.REPORTS_READ):
-        raise WebForbidden(
-            f"your role ({user.role}) cannot open this page; it needs '{Scope.REPORTS_READ.value}'"
-        )
-    return user
-
-
-Reader = Annotated[WebUser | None, Depends(page_reader)]
+#: Anyone when the report is public, else a login that may read reports.
+Reader = Annotated[WebUser | None, public_page_reader("transparency_public", Scope.REPORTS_READ)]
 FromDay = Annotated[date | None, Query(alias="from")]
 ToDay = Annotated[date | None, Query(alias="to")]
 

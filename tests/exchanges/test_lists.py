@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
+import tracemalloc
+import zlib
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
+import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shieldwall.banks.models import Bank
 from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_http import FakeService, Reply, Request, Running
 from shieldwall.exchanges import service
+from shieldwall.integrations.exchanges.base import Deadline, SourceClient, SourceMalformed
 from tests.banks.conftest import md5_of, pdq_of
 from tests.exchanges.conftest import Fetch, MakeExchange, live_values
 
@@ -155,3 +162,87 @@ def test_private_addresses_are_refused_unless_allowed(
     run = runner.run_fetch(db, settings, "inside")
     assert run.status == "failed"
     assert "private, loopback" in (run.error or "")
+
+
+class GzipServer(FakeService):
+    """Answers with a gzip body that expands to ``size`` bytes of zeros (no line breaks)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        zeros = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
+        block = bytes(1_048_576)
+        parts = [zeros.compress(block) for _ in range(size // len(block))]
+        self.body = b"".join(parts) + zeros.flush()
+
+    def handle(self, request: Request) -> Reply:
+        return Reply(200, self.body, {"Content-Encoding": "gzip"})
+
+
+def test_a_compressed_list_that_expands_without_end_is_refused_with_memory_bounded(
+    make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    """A list served gzip-compressed whose body inflates to 512 MiB of zeros (about half a
+    megabyte on the wire): the fetch fails in plain words once a line passes the limit,
+    keeps nothing, and never holds the inflated body."""
+    fake = GzipServer(512 * 1_048_576)
+    assert len(fake.body) < 1_048_576
+    with Running(fake) as server:
+        name = make_exchange("bomb", "url", {"url": server.url + "/list.txt"})
+        tracemalloc.start()
+        try:
+            run = fetch(name)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert run.status == "failed"
+    assert "longer than" in (run.error or "")
+    assert not live_values(db, bank.id)
+    print(f"peak {peak / 1_048_576:.0f} MiB")
+    assert peak < 256 * 1_048_576, f"peak {peak / 1_048_576:.0f} MiB"
+
+
+_CLIENTS: dict[int, SourceClient] = {}
+
+
+def _client(max_bytes: int) -> SourceClient:
+    """One per limit for the whole module (a client sets up TLS, which costs more than the
+    reading tested here); only its line splitting is used."""
+    if max_bytes not in _CLIENTS:
+        _CLIENTS[max_bytes] = SourceClient(Deadline(3600), max_bytes=max_bytes)
+    return _CLIENTS[max_bytes]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.lists(
+        st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\r\n", b"", b"md5 x"]), max_size=40
+    ).map(b"".join),
+    cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=12),
+)
+def test_lines_are_the_same_however_the_body_is_cut_into_chunks(
+    body: bytes, cuts: list[int]
+) -> None:
+    """A list is read as it arrives; a line (or its CR LF) split across chunks is one line."""
+    points = sorted({min(c, len(body)) for c in cuts} | {0, len(body)})
+    chunks = [body[a:b] for a, b in pairwise(points)]
+    response = httpx.Response(200, content=iter(chunks))
+    expected = [line.rstrip(b"\r") for line in body.split(b"\n")]
+    if expected and not body.split(b"\n")[-1]:
+        expected.pop()  # a final line break ends the last line; it starts none
+    assert list(_client(1_000)._lines(response)) == expected
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64])
+def test_a_line_over_the_limit_is_refused_whether_or_not_its_end_has_come(chunk: int) -> None:
+    for body, refused in (
+        (b"12345678\n" + b"x" * 8, False),  # at the limit, finished or not
+        (b"123456789\nok\n", True),  # over it, finished
+        (b"ok\n" + b"y" * 20, True),  # over it, never finished
+    ):
+        parts = [body[i : i + chunk] for i in range(0, len(body), chunk)]
+        lines = _client(8)._lines(httpx.Response(200, content=iter(parts)))
+        if refused:
+            with pytest.raises(SourceMalformed, match="longer than 8 bytes"):
+                list(lines)
+        else:
+            assert list(lines) == [b"12345678", b"x" * 8]

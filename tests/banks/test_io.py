@@ -538,3 +538,15 @@ def test_import_of_export_gives_back_the_same_entries(
     full = fmt is not FileFormat.LOCAL_FILE
     assert _snapshot(db, dst_id, full) == _snapshot(db, src_id, full)
     assert report.added == len(_snapshot(db, src_id, full=False))
+
+
+def test_a_jsonl_line_nested_too_deeply_is_rejected_and_the_rest_imported(
+    db: Database, make_bank: BankFactory
+) -> None:
+    make_bank("DEEP")
+    good = [json.dumps({"signal_type": "md5", "value": md5_of(i)}) for i in range(2)]
+    data = good[0] + "\n" + "[" * 100_000 + "]" * 100_000 + "\n" + good[1] + "\n"
+    report = do_import(db, "DEEP", data, FileFormat.JSONL)
+    assert report.added == 2
+    assert [r.line for r in report.rejections] == [2]
+    assert "nested too deeply" in report.rejections[0].reason

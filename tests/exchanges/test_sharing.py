@@ -21,6 +21,7 @@ from shieldwall.config import Settings
 from shieldwall.core.access import Scope
 from shieldwall.db import migrate
 from shieldwall.db.engine import Database
+from shieldwall.devtools.fake_http import FakeService, Reply, Request, Running
 from shieldwall.exchanges import runner, service
 from shieldwall.exchanges.schemas import ExchangeCreate, RunOut
 from shieldwall.integrations.exchanges import signing
@@ -237,3 +238,24 @@ def test_a_page_is_cut_short_before_it_grows_too_large(
             if not page["has_more"]:
                 break
     assert sorted(seen) == sorted(pdq_of(i) for i in range(5))
+
+
+class DeepFeed(FakeService):
+    """A partner whose pages are signed with its own key but nested past any JSON
+    decoder's recursion limit."""
+
+    key = signing.signing_key(b"\x02" * 32)
+
+    def handle(self, request: Request) -> Reply:
+        body = b"[" * 100_000 + b"]" * 100_000
+        return Reply(200, body, {signing.HEADER: signing.sign(self.key, body)})
+
+
+def test_a_signed_page_nested_too_deeply_fails_in_plain_words(partner: Partner) -> None:
+    fake = DeepFeed()
+    with Running(fake) as server:
+        partner.connect(server.url, "sw_any_key", signing.public_key_text(fake.key))
+        run = partner.fetch()
+    assert run.status == "failed"
+    assert "nested too deeply" in (run.error or ""), run.error
+    assert live_values(partner.db, partner.bank_id) == {}

@@ -336,3 +336,18 @@ def test_credentials_are_required(make_exchange: MakeExchange, field: str) -> No
     creds = {k: v for k, v in STOPNCII_CREDENTIALS.items() if k != field}
     with pytest.raises(InvalidInput, match=field):
         make_exchange("x", "stop_ncii", {}, credentials=creds)
+
+
+def test_json_nested_past_the_recursion_limit_fails_in_plain_words(
+    stopncii: Stop, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    fake, url = stopncii
+    fake.set_records(records(5))
+    name = make(make_exchange, url)
+    fake.faults.extend([Fault("deep"), Fault("deep")])  # the page and its one retry
+    run = fetch(name)
+    assert run.status == "failed"
+    assert "nested too deeply" in (run.error or ""), run.error
+    assert "internal error" not in (run.error or "")
+    fake.faults.clear()  # the source mends: the next run reads it all
+    assert fetch(name).added == 5

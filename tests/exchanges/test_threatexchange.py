@@ -108,3 +108,44 @@ def test_a_bad_token_fails_in_plain_words(
     run = fetch(name)
     assert run.status == "failed"
     assert "400" in (run.error or "")
+
+
+@pytest.mark.parametrize("fault", ["garbage", "deep"])
+def test_a_page_that_cannot_be_read_fails_in_plain_words_and_keeps_progress(
+    te: tuple[FakeThreatExchange, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    fault: str,
+) -> None:
+    """Not JSON, or JSON nested past the decoder's recursion limit: either is the source's
+    fault, said as such (not an internal error), and the pages before it are kept."""
+    fake, url = te
+    fake.updates = [update(i, "HASH_PDQ", pdq_of(i)) for i in range(4)]
+    name = make_exchange(
+        "te",
+        "fb_threatexchange",
+        {"privacy_group": 77, "base_url": url},
+        credentials={"access_token": TOKEN},
+    )
+    fake.faults.append(Fault(fault, path="/77/"))
+    original = fake.dispatch
+    answered = {"n": 0}
+
+    def second_page_bad(request: Request) -> Reply:
+        answered["n"] += 1
+        if answered["n"] == 1:  # the first page is fine: hold the fault back until after it
+            held = fake.faults.popleft()
+            reply = original(request)
+            fake.faults.extend([held, held])  # the page and its one retry
+            return reply
+        return original(request)
+
+    fake.dispatch = second_page_bad  # type: ignore[method-assign]
+    run = fetch(name)
+    assert run.status == "failed"
+    expected = "nested too deeply" if fault == "deep" else "is not JSON"
+    assert expected in (run.error or ""), run.error
+    assert "internal error" not in (run.error or "")
+    assert len(live_values(db, bank.id)) == 2

@@ -43,6 +43,7 @@ from shieldwall.banks.schemas import (
     ImportReport,
     Rejection,
 )
+from shieldwall.core import jsondoc
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput
 from shieldwall.db.base import utcnow
@@ -300,7 +301,7 @@ def _jsonl_records(lines: _LineReader) -> Iterator[tuple[int, _Raw | _Rejected]]
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = jsondoc.loads(line)
         except json.JSONDecodeError as exc:
             if not seen_object:
                 raise InvalidInput(

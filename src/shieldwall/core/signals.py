@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
+from shieldwall.core import jsondoc
 from shieldwall.core.errors import InvalidInput
 
 __all__ = [
@@ -299,7 +300,7 @@ class VpdqHash:
     @classmethod
     def from_pytx(cls, text: str) -> VpdqHash:
         try:
-            items = json.loads(text)
+            items = jsondoc.loads(text)
         except ValueError as exc:
             raise InvalidInput(
                 f"vpdq hash is not valid JSON: {exc.args[0] if exc.args else exc}",

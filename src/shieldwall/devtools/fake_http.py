@@ -36,7 +36,9 @@ class Reply:
 @dataclass
 class Fault:
     """One queued misbehaviour: ``status`` (with optional ``retry_after``), ``garbage`` (a
-    200 whose body cannot be parsed) or ``endless`` (a 200 whose body never ends)."""
+    200 whose body cannot be parsed), ``deep`` (a 200 whose body is JSON nested 100,000
+    deep: well formed, but past any decoder's recursion limit) or ``endless`` (a 200 whose
+    body never ends)."""
 
     kind: str
     status: int = 503
@@ -76,6 +78,8 @@ class FakeService(ABC):
                 return Reply(fault.status, b'{"error": "fault"}', headers)
             if fault.kind == "garbage":
                 return Reply(200, b"\x00\xffthis is not a page{{{<<", {})
+            if fault.kind == "deep":
+                return Reply(200, b"[" * 100_000 + b"]" * 100_000, {})
             if fault.kind == "endless":
                 return Reply(200, endless_body(), {})
         return self.handle(request)

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from shieldwall.audit import service as audit
+from shieldwall.core import jsondoc
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput
 from shieldwall.textsignals import repository, service
@@ -94,7 +95,7 @@ def _rows(text: str, fmt: FileFormat) -> Iterator[tuple[int, dict[str, Any] | st
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = jsondoc.loads(line)
             except json.JSONDecodeError as exc:
                 yield n, f"not valid JSON ({exc.msg} at column {exc.colno})"
                 continue

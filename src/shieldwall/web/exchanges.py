@@ -6,7 +6,6 @@ Credentials can be set or replaced here and are never shown back.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 
 from shieldwall.api.deps import DbSession
 from shieldwall.banks import repository as bank_repository
+from shieldwall.core import jsondoc
 from shieldwall.core.access import Scope
 from shieldwall.core.errors import InvalidInput, ShieldwallError
 from shieldwall.exchanges import repository, runner, service
@@ -39,11 +39,9 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = jsondoc.loads(text)
     except ValueError as exc:
         raise InvalidInput(f"{what} must be a JSON object ({exc.args[0]})") from None
-    except RecursionError:
-        raise InvalidInput(f"{what} is nested too deeply") from None
     if not isinstance(value, dict):
         raise InvalidInput(f'{what} must be a JSON object, like {{"key": "value"}}')
     return value

@@ -116,6 +116,13 @@ def test_a_failing_classifier_is_an_error_entry_not_an_exception(
     assert "classifier.failed" in caplog.text
 
 
+def test_a_reply_nested_too_deeply_is_not_json(tmp_path: Path, service: FakeService) -> None:
+    service.script(Reply(raw=b"[" * 100_000 + b"]" * 100_000))
+    settings = configured(tmp_path, {"name": "remote", "url": service.url, "retries": 0})
+    outcome = ClassifierSet.from_settings(settings).classify(ClassifierInput(data=marked(0.9)))
+    assert outcome.errors == {"remote": "the reply is not JSON"}
+
+
 @pytest.mark.parametrize(
     ("reply", "message"),
     [

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
@@ -34,6 +33,7 @@ from shieldwall.accountability.schemas import (
     ServiceRec,
     Unit,
 )
+from shieldwall.core import jsondoc
 
 FORMAT = "shieldwall-accountability"
 #: kind -> (required columns, optional columns), in export order
@@ -237,4 +237,4 @@ def load_json(document: dict[str, Any], data: bytes, dataset: str, known_company
 
 
 def decode_json(data: bytes) -> Any:
-    return json.loads(data.decode("utf-8-sig"))
+    return jsondoc.loads(data.decode("utf-8-sig"))

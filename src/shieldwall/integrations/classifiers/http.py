@@ -15,7 +15,6 @@ classifier (:mod:`.breaker`) turns repeated failures into fast refusals.
 from __future__ import annotations
 
 import base64
-import json
 import random
 import re
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 
 from shieldwall import __version__
+from shieldwall.core import jsondoc
 from shieldwall.integrations.classifiers.base import ClassifierError, ClassifierInput
 from shieldwall.integrations.classifiers.config import ClassifierConfig
 
@@ -185,7 +185,7 @@ class HttpClassifier:
         except httpx.TransportError as exc:
             raise _Retryable(f"could not connect ({type(exc).__name__})") from None
         try:
-            document = json.loads(body)
+            document = jsondoc.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise ClassifierError("the reply is not JSON") from None
         return scores_from_reply(document, self.config.score_paths, self.config.value_map)

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from shieldwall.core import jsondoc
 from shieldwall.core.errors import InvalidInput
 from shieldwall.integrations.url_fetch import (
     PinnedTransport,
@@ -413,6 +414,15 @@ class SourceClient:
                 body=b"".join(chunks),
                 url=str(response.url),
             )
+
+
+def loads_json(body: bytes, what: str, *, object_hook: Callable[..., Any] | None = None) -> Any:
+    """``body`` parsed as JSON, or :class:`SourceMalformed` saying why in plain words (not
+    JSON at all, or nested too deeply: see :mod:`shieldwall.core.jsondoc`)."""
+    try:
+        return jsondoc.loads(body, object_hook=object_hook)
+    except ValueError as exc:
+        raise SourceMalformed(f"{what} is not JSON ({exc})") from None
 
 
 def _refusal(problem: str, status: int) -> str:

@@ -14,7 +14,6 @@ short by the time limit is fetched again (idempotently) at the next run.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -28,6 +27,7 @@ from shieldwall.integrations.exchanges.base import (
     SourceClient,
     SourceMalformed,
     SourceRecord,
+    loads_json,
 )
 
 #: ThreatExchange indicator types -> shieldwall signal types.
@@ -45,10 +45,7 @@ class ThreatExchangeClient(ThreatExchangeAPI):
     ) -> Any:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         reply = self._http.request("GET", url, params=query or None, what="ThreatExchange")
-        try:
-            return json.loads(reply.body, object_hook=json_obj_hook)
-        except ValueError:
-            raise SourceMalformed("a ThreatExchange page is not JSON") from None
+        return loads_json(reply.body, "a ThreatExchange page", object_hook=json_obj_hook)
 
 
 def parse_update(raw: Any, position: int) -> SourceRecord | Rejected | None:

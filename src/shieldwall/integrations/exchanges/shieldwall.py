@@ -9,7 +9,6 @@ Checkpoint: ``{"cursor": <their next_cursor>}``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +20,7 @@ from shieldwall.integrations.exchanges.base import (
     SourceClient,
     SourceMalformed,
     SourceRecord,
+    loads_json,
 )
 
 PAGE_LIMIT = 5000
@@ -62,10 +62,7 @@ class ShieldwallFeedAdapter:
                 signing.verify(self.public_key, header, reply.body)
             except signing.SignatureInvalid as exc:
                 raise SourceMalformed(f"the partner feed: {exc}; nothing of it was used") from None
-            try:
-                body = json.loads(reply.body)
-            except ValueError:
-                raise SourceMalformed("the partner feed page is not JSON") from None
+            body = loads_json(reply.body, "the partner feed page")
             page, next_cursor, more = self._page(body, cursor)
             yield page
             if not more:

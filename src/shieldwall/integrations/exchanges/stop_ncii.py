@@ -20,7 +20,6 @@ We keep pytx's client (endpoints, keys, feedback payloads, its enums) and replac
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -34,6 +33,7 @@ from shieldwall.integrations.exchanges.base import (
     SourceMalformed,
     SourceRecord,
     SourceRefused,
+    loads_json,
 )
 
 #: StopNCII signal types -> shieldwall's; the other known types are skipped.
@@ -90,12 +90,7 @@ class StopNciiClient(api.StopNCIIAPI):
             headers=self._headers(endpoint),
             what=f"StopNCII {endpoint.value}",
         )
-        try:
-            return json.loads(reply.body)
-        except ValueError as exc:
-            raise SourceMalformed(
-                f"StopNCII {endpoint.value}: the answer is not JSON ({exc})"
-            ) from None
+        return loads_json(reply.body, f"StopNCII {endpoint.value}: the answer")
 
     def _get(self, endpoint: api.StopNCIIEndpoint, **params: Any) -> Any:
         return self.get_json(endpoint, **params)
@@ -109,14 +104,12 @@ class StopNciiClient(api.StopNCIIAPI):
             what=f"StopNCII {endpoint.value}",
             retry=False,
         )
-        try:
-            return _loads(reply.body)
-        except ValueError:
+        if not reply.body.strip():
             return None
-
-
-def _loads(body: bytes) -> Any:
-    return json.loads(body) if body.strip() else None
+        try:
+            return loads_json(reply.body, f"StopNCII {endpoint.value}: the answer")
+        except SourceMalformed:
+            return None
 
 
 def _opaque(value: object) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 from threatexchange.exchanges.clients.stopncii import api
 
+from shieldwall.core import jsondoc
 from shieldwall.integrations.exchanges.base import (
     Page,
     Rejected,
@@ -104,11 +105,9 @@ class StopNciiClient(api.StopNCIIAPI):
             what=f"StopNCII {endpoint.value}",
             retry=False,
         )
-        if not reply.body.strip():
-            return None
-        try:
-            return loads_json(reply.body, f"StopNCII {endpoint.value}: the answer")
-        except SourceMalformed:
+        try:  # an answer we cannot read is no answer (the status already said it worked)
+            return jsondoc.loads(reply.body) if reply.body.strip() else None
+        except ValueError:
             return None
 
 

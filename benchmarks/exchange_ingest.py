@@ -412,11 +412,12 @@ def floor_main(args: argparse.Namespace) -> None:
     for start in range(0, args.records, args.floor_batch):
         end = min(args.records, start + args.floor_batch)
         keys = sorted(pdq_for(i) for i in range(start, end))
+        # record ids as the StopNCII adapter makes them (signalType:value)
         entries = [
-            (bank_id, "pdq", k, k, labels, "exchange", f"pdq:{k}", now, "exchange:1", now, 1)
+            (bank_id, "pdq", k, k, labels, "exchange", f"ImagePDQ:{k}", now, "exchange:1", now, 1)
             for k in keys
         ]
-        items = [(exchange_id, bank_id, f"pdq:{k}", "pdq", k, labels, now, now) for k in keys]
+        items = [(exchange_id, bank_id, f"ImagePDQ:{k}", "pdq", k, labels, now, now) for k in keys]
         if pg:
             with driver.cursor() as cur:
                 for table, cols, rows in (

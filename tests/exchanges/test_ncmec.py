@@ -12,7 +12,7 @@ from threatexchange.exchanges.clients.ncmec import hash_api as pytx_api
 
 from shieldwall.banks.models import Bank
 from shieldwall.db.engine import Database
-from shieldwall.devtools.fake_http import Fault
+from shieldwall.devtools.fake_http import Fault, Running
 from shieldwall.devtools.fake_ncmec import FakeNcmec, entry, md5_for, parse_time, pdq_for
 from shieldwall.exchanges import service
 from shieldwall.integrations.exchanges.ncmec import ncmec_time
@@ -338,3 +338,52 @@ def test_windows_widen_again_after_quiet_stretches(
     narrowest = min(spans)
     assert spans[-1] >= 8 * narrowest  # widened again, instead of crawling the quiet years
     assert len(fake.windows) < 120
+
+
+@pytest.mark.parametrize("link", ["user info", "absolute"])
+def test_a_paging_link_to_another_address_is_not_followed(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank, link: str
+) -> None:
+    """Paging links are paths under the exchange's address, and every request carries the
+    exchange's credentials: a link that would take them elsewhere is refused, before it is
+    kept in the checkpoint. (Here the address has no path, so ``@host`` after it would
+    become the host.)"""
+    fake, url = ncmec
+    fake.add(*(image(i) for i in range(15)))
+    other = FakeNcmec(page_size=10)
+    with Running(other) as server:
+        here = url.removesuffix("/hashsharing")
+        fake.link_prefix = {
+            "user info": "@" + server.url.split("://", 1)[1],
+            "absolute": server.url,
+        }[link]
+        name = make(make_exchange, here)
+        run = fetch(name)
+    assert other.requests == []
+    assert run.status == "failed"
+    assert "leads away from the exchange's address" in (run.error or ""), run.error
+    with db.session() as session:
+        assert "next" not in (service.get_exchange(session, name).checkpoint or {})
+    assert live_values(db, bank.id) == {}
+
+
+def test_a_kept_paging_link_is_checked_again_before_it_is_followed(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database
+) -> None:
+    fake, url = ncmec
+    fake.add(*(image(i) for i in range(15)))
+    other = FakeNcmec(page_size=10)
+    with Running(other) as server:
+        here = url.removesuffix("/hashsharing")
+        name = make(make_exchange, here)
+        with db.session() as session:
+            service.get_exchange(session, name).checkpoint = {
+                "from": T0,
+                "to": T0 + 100,
+                "next": "@" + server.url.split("://", 1)[1] + "/v2/entries?start=11",
+                "next_at": int(time.time()),
+            }
+        run = fetch(name)
+    assert other.requests == []
+    assert run.status == "failed"
+    assert "leads away from the exchange's address" in (run.error or ""), run.error

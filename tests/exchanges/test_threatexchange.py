@@ -144,3 +144,39 @@ def test_a_page_that_cannot_be_read_fails_in_plain_words_and_keeps_progress(
     assert expected in (run.error or ""), run.error
     assert "internal error" not in (run.error or "")
     assert len(live_values(db, bank.id)) == 2
+
+
+@pytest.mark.parametrize("elsewhere", ["another port", "user info naming us", "user info"])
+def test_a_paging_link_to_another_address_is_not_followed(
+    te: tuple[FakeThreatExchange, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    elsewhere: str,
+) -> None:
+    """pytx sends the first request's parameters, the access token among them, with every
+    paging link: a link that leads away from the exchange's address must not be followed."""
+    fake, url = te
+    fake.updates = [update(i, "HASH_PDQ", pdq_of(i)) for i in range(4)]
+    other = FakeThreatExchange()
+    with Running(other) as server:
+        ours = url.split("://", 1)[1]
+        fake.base = {
+            "another port": server.url,
+            # http://<our host:port>@<their host:port>: the host is theirs
+            "user info naming us": server.url.replace("://", f"://{ours}@", 1),
+            "user info": url.replace("://", "://someone@", 1),
+        }[elsewhere]
+        name = make_exchange(
+            "te",
+            "fb_threatexchange",
+            {"privacy_group": 77, "base_url": url},
+            credentials={"access_token": TOKEN},
+        )
+        run = fetch(name)
+    assert other.requests == []
+    assert run.status == "failed"
+    assert "leads away from the exchange's address" in (run.error or ""), run.error
+    assert len(fake.requests) == 1
+    assert len(live_values(db, bank.id)) == 2  # the first page was applied

@@ -94,6 +94,8 @@ class FakeNcmec(FakeService):
         self.feedback_failures: list[int] = []
         #: (from, to) of every first page asked for, in order.
         self.windows: list[tuple[int, int]] = []
+        #: Put before every paging link (a hostile server's link elsewhere).
+        self.link_prefix = ""
 
     def add(self, *entries: dict[str, Any]) -> None:
         with self.lock:
@@ -171,7 +173,7 @@ class FakeNcmec(FakeService):
         paging = ""
         if start - 1 + size < total:
             link = (
-                f"/v2/entries?from={format_time(start_ts)}&to={format_time(end_ts)}"
+                f"{self.link_prefix}/v2/entries?from={format_time(start_ts)}&to={format_time(end_ts)}"
                 f"&start={start + size}&size={size}&max={total}"
             )
             paging = f"<paging><next>{escape(link)}</next></paging>"

@@ -425,6 +425,21 @@ def loads_json(body: bytes, what: str, *, object_hook: Callable[..., Any] | None
         raise SourceMalformed(f"{what} is not JSON ({exc})") from None
 
 
+def same_origin(url: str, base: str) -> bool:
+    """Whether ``url`` goes to the scheme, host and port of ``base``, with no user name in
+    it (as httpx, which sends the request, reads both). A paging link a source sends is
+    followed only then: requests carry the exchange's credentials."""
+    try:
+        target, home = httpx.URL(url), httpx.URL(base)
+    except (httpx.InvalidURL, TypeError):
+        return False
+    return not target.userinfo and (target.scheme, target.host, target.port) == (
+        home.scheme,
+        home.host,
+        home.port,
+    )
+
+
 def _refusal(problem: str, status: int) -> str:
     if status in (401, 403):
         return f"{problem}: check the exchange's credentials"

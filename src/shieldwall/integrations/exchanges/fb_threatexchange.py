@@ -27,7 +27,9 @@ from shieldwall.integrations.exchanges.base import (
     SourceClient,
     SourceMalformed,
     SourceRecord,
+    SourceRefused,
     loads_json,
+    same_origin,
 )
 
 #: ThreatExchange indicator types -> shieldwall signal types.
@@ -39,6 +41,10 @@ class ThreatExchangeClient(ThreatExchangeAPI):
     def __init__(self, api_token: str, *, http: SourceClient, base_url: str | None = None):
         super().__init__(api_token, endpoint_override=base_url.rstrip("/") if base_url else None)
         self._http = http
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
 
     def get_json_from_url(
         self, url: str, params: Any = None, *, json_obj_hook: Callable[..., Any] | None = None
@@ -99,6 +105,13 @@ class ThreatExchangeAdapter:
         seen: set[str] = set()
         while not cursor.done:
             link = cursor.next_url
+            if not same_origin(link, self.client.base_url):
+                # pytx sends the first request's parameters (the access token among them)
+                # with every paging link
+                raise SourceRefused(
+                    "ThreatExchange sent a paging link that leads away from the exchange's "
+                    "address; not followed (requests carry the access token)"
+                )
             if link in seen:
                 raise SourceMalformed("ThreatExchange repeated a paging link; stopped")
             seen.add(link)

@@ -38,6 +38,8 @@ from shieldwall.integrations.exchanges.base import (
     SourceClient,
     SourceMalformed,
     SourceRecord,
+    SourceRefused,
+    same_origin,
 )
 
 #: NCMEC fingerprint tags -> shieldwall signal types, by entry type.
@@ -59,6 +61,10 @@ WINDOW_TARGET_ENTRIES = 25_000
 #: less than a quarter of the target.
 WINDOW_GROW_AFTER = 4
 _NCMEC_TIME = "%Y-%m-%dT%H:%M:%SZ"
+_FOREIGN_LINK = (
+    "NCMEC sent a paging link that leads away from the exchange's address; not followed "
+    "(requests carry the exchange's credentials)"
+)
 
 
 def ncmec_time(timestamp: int) -> str:
@@ -118,6 +124,9 @@ class NcmecClient(hash_api.NCMECHashAPI):
         if next_:
             url = self._base_url + next_
             params = {}
+            if not next_.startswith("/") or not same_origin(url, self._base_url):
+                # a link kept in a checkpoint is checked again before it is followed
+                raise SourceRefused(_FOREIGN_LINK)
         reply = self._http.request(
             "GET",
             url,
@@ -369,6 +378,11 @@ class NcmecAdapter:
             link = (root.findtext("paging/next") or "").strip()
             if len(link) > 4096 or not link.isprintable():
                 raise SourceMalformed("NCMEC sent a paging link that is not a link")
+            if link and (
+                not link.startswith("/")
+                or not same_origin(self.client.base_url + link, self.client.base_url)
+            ):
+                raise SourceRefused(_FOREIGN_LINK)
             if link and (link == next_ or link in seen):
                 raise SourceMalformed(
                     "NCMEC sent a paging link it had already sent in this window; stopped to "

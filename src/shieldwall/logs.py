@@ -7,6 +7,8 @@ passwords, keys or report contents. Callers pass only such ids in ``extra``.
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any, TextIO
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
@@ -26,8 +28,25 @@ class KeyValueFormatter(logging.Formatter):
         return base + " " + " ".join(f"{k}={v}" for k, v in sorted(extras.items()))
 
 
+class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each record to ``sys.stderr`` as it is when the record is emitted, not as it
+    was when logging was configured: a server thread that outlives a stderr that was
+    swapped and closed (a test's output capture, a daemon's redirect) still logs."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "info") -> None:
-    handler = logging.StreamHandler()
+    handler = CurrentStderrHandler()
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger("shieldwall")
     root.handlers[:] = [handler]

@@ -111,6 +111,20 @@ def test_a_failed_fetch_exits_1_with_the_reason(
     assert "401" in result.output
 
 
+def test_a_list_of_bare_hashes_with_its_signal_type(
+    bank: Bank, db: Database, tmp_path: Path
+) -> None:
+    hashes = tmp_path / "md5.txt"
+    hashes.write_text("".join(f"{pdq_for(i)[:32]}\n" for i in range(4)))
+    common = ("--type", "local_file", "--bank", bank.name, "--setting", f"path={hashes}")
+    ok("exchange", "add", "md5-list", *common, "--setting", "signal_type=md5")
+    assert "+4" in ok("exchange", "fetch", "md5-list").output
+    assert sorted(live_values(db, bank.id)) == sorted(("md5", pdq_for(i)[:32]) for i in range(4))
+    refused = run("exchange", "add", "other", *common, "--setting", "signal_type=photodna")
+    assert refused.exit_code == 2
+    assert "signal_type" in refused.output
+
+
 def test_bad_input_and_unknown_names_exit_2(bank: Bank) -> None:
     result = run("exchange", "add", "x", "--type", "ncmec", "--bank", bank.name)
     assert result.exit_code == 2

@@ -15,9 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shieldwall.banks.models import Bank
+from shieldwall.config import Settings
 from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_http import FakeService, Reply, Request, Running
 from shieldwall.exchanges import service
+from shieldwall.exchanges.schemas import ExchangeUpdate
 from shieldwall.integrations.exchanges.base import Deadline, SourceClient, SourceMalformed
 from tests.banks.conftest import md5_of, pdq_of
 from tests.exchanges.conftest import Fetch, MakeExchange, live_values
@@ -117,6 +119,39 @@ def list_server() -> Iterator[tuple[ListServer, str]]:
     fake = ListServer()
     with Running(fake) as server:
         yield fake, server.url + "/list.txt"
+
+
+def test_a_list_of_bare_values_is_read_as_the_exchanges_signal_type(
+    tmp_path: Path,
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    settings: Settings,
+) -> None:
+    """As python-threatexchange's file collaborations with ``signal_type``: every line is
+    a value of that type (so a typed line is a malformed value, quarantined by number)."""
+    path = tmp_path / "hashes.txt"
+    write(
+        path,
+        ["# bare PDQs", *(pdq_of(i).upper() for i in range(5)), f"pdq {pdq_of(9)}", "zz"],
+    )
+    name = make_exchange("bare", "local_file", {"path": str(path), "signal_type": "pdq"})
+    run = fetch(name)
+    assert (run.status, run.added, run.quarantined) == ("succeeded", 5, 2)
+    assert set(live_values(db, bank.id)) == {("pdq", pdq_of(i)) for i in range(5)}
+    with db.session() as session:
+        exchange = service.get_exchange(session, name)
+        assert exchange.settings["signal_type"] == "pdq"
+    # the same list read as typed lines: the bare values are now the malformed ones, and
+    # what they added leaves the bank (a new setting is a new source: a new snapshot)
+    with db.session() as session:
+        service.update_exchange(
+            session, settings, name, ExchangeUpdate(settings={"path": str(path)}), actor="test"
+        )
+    run = fetch(name)
+    assert (run.added, run.removed) == (1, 5)
+    assert set(live_values(db, bank.id)) == {("pdq", pdq_of(9))}
 
 
 def test_a_list_at_an_address_is_streamed_and_unchanged_lists_cost_a_304(
@@ -246,3 +281,23 @@ def test_a_line_over_the_limit_is_refused_whether_or_not_its_end_has_come(chunk:
                 list(lines)
         else:
             assert list(lines) == [b"12345678", b"x" * 8]
+
+
+def test_a_list_at_an_address_of_bare_values_is_read_as_the_exchanges_signal_type(
+    list_server: tuple[ListServer, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    fake, url = list_server
+    fake.body = "".join(f"{md5_of(i)}\r\n" for i in range(20)).encode()
+    name = make_exchange(
+        "list",
+        "url",
+        {"url": url, "signal_type": "md5"},
+        credentials={"bearer_token": "list-token"},
+    )
+    run = fetch(name)
+    assert (run.status, run.added, run.quarantined) == ("succeeded", 20, 0)
+    assert set(live_values(db, bank.id)) == {("md5", md5_of(i)) for i in range(20)}

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
 from shieldwall.banks.schemas import BANK_NAME_MAX, LABEL_PATTERN, MAX_LABELS
+from shieldwall.core.signals import SignalType
 
 EXCHANGE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _EXCHANGE_NAME = re.compile(EXCHANGE_NAME_PATTERN)
@@ -31,7 +32,8 @@ class ExchangeType(StrEnum):
     FB_THREATEXCHANGE = "fb_threatexchange"
     """Meta's ThreatExchange privacy groups (threat_updates; an access token)."""
     LOCAL_FILE = "local_file"
-    """A file on the server in python-threatexchange's ``<signal_type> <value>`` format."""
+    """A file on the server in python-threatexchange's ``<signal_type> <value>`` format (or
+    bare values of one ``signal_type``)."""
     URL = "url"
     """The same plain list, published at an address (http or https)."""
     SHIELDWALL = "shieldwall"
@@ -126,12 +128,21 @@ class ThreatExchangeCredentials(_Strict):
     access_token: SecretStr = Field(min_length=1, max_length=500)
 
 
+_LIST_SIGNAL_TYPE = (
+    "Read every line as a value of this signal type (for a list of bare hashes, one a line), "
+    "as python-threatexchange's file collaborations do; unset: each line is "
+    "'<signal_type> <value>'."
+)
+
+
 class LocalFileSettings(_Strict):
     path: str = Field(min_length=1, max_length=1000, description="A file on the server.")
+    signal_type: SignalType | None = Field(None, description=_LIST_SIGNAL_TYPE)
 
 
 class UrlSettings(_Strict):
     url: str = Field(min_length=1, max_length=2000, description="http(s) address of the list.")
+    signal_type: SignalType | None = Field(None, description=_LIST_SIGNAL_TYPE)
 
 
 class UrlCredentials(_Strict):

@@ -108,12 +108,15 @@ def build_adapter(
     if kind is ExchangeType.LOCAL_FILE:
         from shieldwall.integrations.exchanges.local_file import LocalFileAdapter
 
-        return LocalFileAdapter(str(settings["path"]))
+        return LocalFileAdapter(str(settings["path"]), signal_type=settings.get("signal_type"))
     if kind is ExchangeType.URL:
         from shieldwall.integrations.exchanges.url import UrlListAdapter
 
         return UrlListAdapter(
-            http, str(settings["url"]), bearer_token=credentials.get("bearer_token")
+            http,
+            str(settings["url"]),
+            bearer_token=credentials.get("bearer_token"),
+            signal_type=settings.get("signal_type"),
         )
     from shieldwall.integrations.exchanges.shieldwall import ShieldwallFeedAdapter
 

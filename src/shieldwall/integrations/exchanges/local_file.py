@@ -1,6 +1,8 @@
 """A hash list in python-threatexchange's ``local_file`` format, read from the server's disk.
 
-One ``<signal_type> <value>`` a line; blank lines and lines starting with ``#`` are ignored.
+One ``<signal_type> <value>`` a line, or, when the exchange names a ``signal_type``, one bare
+value a line (python-threatexchange's file collaborations read the whole line as the value
+then, and so do we); blank lines and lines starting with ``#`` are ignored.
 The file is the whole list: each complete read is a snapshot, and a record in the bank that
 is not in the newest snapshot has been deleted at the source (the runner sweeps it once the
 read is complete). An unchanged file (same size and modification time) is not read again.
@@ -38,10 +40,18 @@ def record_id_for(signal_type: str, value: str) -> str:
     return f"{signal_type}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
-def parse_line(line: str, line_no: int) -> SourceRecord | Rejected | None:
+def parse_line(
+    line: str, line_no: int, signal_type: str | None = None
+) -> SourceRecord | Rejected | None:
+    """One line: a record, a refusal, or None (blank or a comment). With ``signal_type``
+    the whole line is the value."""
     stripped = line.strip()
     if not stripped or stripped.startswith("#"):
         return None
+    if signal_type:
+        return SourceRecord(
+            record_id=record_id_for(signal_type, stripped), signals=((signal_type, stripped),)
+        )
     parts = stripped.split(None, 1)
     if len(parts) != 2:
         return Rejected(f"line {line_no}", "expected '<signal_type> <value>'")
@@ -55,9 +65,11 @@ def lines_to_pages(
     snapshot: datetime,
     checkpoint_at: Callable[[int | None], dict[str, Any]],
     page_lines: int = PAGE_LINES,
+    signal_type: str | None = None,
 ) -> Iterator[Page]:
-    """Pages of records from numbered raw lines; ``checkpoint_at(line_no)`` gives the
-    checkpoint after a line. The last page carries ``sweep_before=snapshot``."""
+    """Pages of records from numbered raw lines (see :func:`parse_line`);
+    ``checkpoint_at(line_no)`` gives the checkpoint after a line. The last page carries
+    ``sweep_before=snapshot``."""
     page = Page()
     count = 0
     for line_no, raw in lines:
@@ -71,7 +83,7 @@ def lines_to_pages(
             except UnicodeDecodeError:
                 page.rejected.append(Rejected(f"line {line_no}", "line is not UTF-8 text"))
             else:
-                parsed = parse_line(text, line_no)
+                parsed = parse_line(text, line_no, signal_type)
                 if isinstance(parsed, Rejected):
                     page.rejected.append(parsed)
                 elif parsed is not None:
@@ -102,9 +114,12 @@ def _numbered(stream: IO[bytes], start_line: int) -> Iterator[tuple[int, bytes]]
 
 
 class LocalFileAdapter:
-    def __init__(self, path: str, *, page_lines: int = PAGE_LINES) -> None:
+    def __init__(
+        self, path: str, *, page_lines: int = PAGE_LINES, signal_type: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.page_lines = page_lines
+        self.signal_type = signal_type
 
     def pages(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
         cp = dict(checkpoint or {})
@@ -145,4 +160,5 @@ class LocalFileAdapter:
                 snapshot=snapshot,
                 checkpoint_at=checkpoint_at,
                 page_lines=self.page_lines,
+                signal_type=self.signal_type,
             )

@@ -1,5 +1,6 @@
 """A hash list published at an address: python-threatexchange's ``local_file`` format
-(``<signal_type> <value>`` a line) over http(s).
+(``<signal_type> <value>`` a line, or bare values of the exchange's ``signal_type``) over
+http(s).
 
 Like :mod:`~shieldwall.integrations.exchanges.local_file`, every complete read is a
 snapshot and what is missing from it is deleted. The body is streamed line by line (memory
@@ -28,11 +29,13 @@ class UrlListAdapter:
         *,
         bearer_token: str | None = None,
         page_lines: int = PAGE_LINES,
+        signal_type: str | None = None,
     ) -> None:
         self.http = http
         self.url = url
         self.bearer_token = bearer_token
         self.page_lines = page_lines
+        self.signal_type = signal_type
 
     def pages(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
         cp = dict(checkpoint or {})
@@ -66,4 +69,5 @@ class UrlListAdapter:
                 snapshot=snapshot,
                 checkpoint_at=checkpoint_at,
                 page_lines=self.page_lines,
+                signal_type=self.signal_type,
             )

@@ -136,7 +136,7 @@ def test_a_list_of_bare_values_is_read_as_the_exchanges_signal_type(
         path,
         ["# bare PDQs", *(pdq_of(i).upper() for i in range(5)), f"pdq {pdq_of(9)}", "zz"],
     )
-    name = make_exchange("bare", "local_file", {"path": str(path), "signal_type": "pdq"})
+    name = make_exchange("bare", "local_file", {"path": str(path), "signal_type": " PDQ"})
     run = fetch(name)
     assert (run.status, run.added, run.quarantined) == ("succeeded", 5, 2)
     assert set(live_values(db, bank.id)) == {("pdq", pdq_of(i)) for i in range(5)}

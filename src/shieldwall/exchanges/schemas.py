@@ -135,14 +135,22 @@ _LIST_SIGNAL_TYPE = (
 )
 
 
-class LocalFileSettings(_Strict):
+class _ListSettings(_Strict):
+    signal_type: SignalType | None = Field(None, description=_LIST_SIGNAL_TYPE)
+
+    @field_validator("signal_type", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        # typed lines are read in any case ("PDQ <hash>"); so is the setting
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class LocalFileSettings(_ListSettings):
     path: str = Field(min_length=1, max_length=1000, description="A file on the server.")
-    signal_type: SignalType | None = Field(None, description=_LIST_SIGNAL_TYPE)
 
 
-class UrlSettings(_Strict):
+class UrlSettings(_ListSettings):
     url: str = Field(min_length=1, max_length=2000, description="http(s) address of the list.")
-    signal_type: SignalType | None = Field(None, description=_LIST_SIGNAL_TYPE)
 
 
 class UrlCredentials(_Strict):

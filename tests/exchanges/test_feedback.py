@@ -159,6 +159,33 @@ def test_confirmed_matches_reach_ncmec_as_upvotes_and_false_positives_as_downvot
     assert "fp-guid-1" in by_entry["img2"]["body"]  # NCMEC's only reason, picked by pytx
 
 
+def test_an_entry_id_that_looks_like_a_path_stays_one_path_segment(
+    ncmec: tuple[FakeNcmec, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    settings: Settings,
+) -> None:
+    """pytx writes the entry id into the feedback URL's path as it is; an id with "/",
+    "..", "?" or "#" must not take the PUT (and its credentials) to another path."""
+    fake, url = ncmec
+    odd = "img/../../status?x=1#y"
+    fake.add(entry(odd, ts=T0, fingerprints={"md5": md5_for(3)}))
+    name = make_exchange(
+        "ncmec", "ncmec", {"base_url": url}, credentials=NCMEC_CREDENTIALS, feedback=True
+    )
+    assert fetch(name).added == 1
+    decide(db, settings, [entry_id_of(db, bank, md5_for(3))], Outcome.VIOLATING)
+    worker(db, settings, Clock()).run_once()
+    assert [(f["member"], f["entry"], f["fingerprint"]) for f in fake.feedback] == [
+        ("42", odd, "MD5")
+    ]
+    puts = [r for r in fake.requests if r.method == "PUT"]
+    assert len(puts) == 1
+    assert puts[0].path.endswith("/MD5/feedback")
+
+
 def test_no_feedback_unless_switched_on_and_refusals_fail_in_plain_words(
     stopncii: tuple[FakeStopNcii, str],
     make_exchange: MakeExchange,

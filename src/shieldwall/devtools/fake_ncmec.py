@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 from xml.sax.saxutils import escape, quoteattr
 
 from shieldwall.devtools.fake_http import FakeService, Reply, Request
@@ -133,7 +134,7 @@ class FakeNcmec(FakeService):
                 self.feedback.append(
                     {
                         "member": parts[3],
-                        "entry": parts[4],
+                        "entry": unquote(parts[4]),
                         "fingerprint": parts[5],
                         "body": request.body.decode("utf-8", "replace"),
                     }

@@ -61,10 +61,16 @@ WINDOW_TARGET_ENTRIES = 25_000
 #: less than a quarter of the target.
 WINDOW_GROW_AFTER = 4
 _NCMEC_TIME = "%Y-%m-%dT%H:%M:%SZ"
-_FOREIGN_LINK = (
-    "NCMEC sent a paging link that leads away from the exchange's address; not followed "
-    "(requests carry the exchange's credentials)"
-)
+
+
+def check_paging_link(base_url: str, link: str) -> None:
+    """Refuse a paging link that is not a path under ``base_url`` (pytx appends it to the
+    base address; every request carries the exchange's credentials)."""
+    if not link.startswith("/") or not same_origin(base_url + link, base_url):
+        raise SourceRefused(
+            "NCMEC sent a paging link that leads away from the exchange's address; not "
+            "followed (requests carry the exchange's credentials)"
+        )
 
 
 def ncmec_time(timestamp: int) -> str:
@@ -124,9 +130,8 @@ class NcmecClient(hash_api.NCMECHashAPI):
         if next_:
             url = self._base_url + next_
             params = {}
-            if not next_.startswith("/") or not same_origin(url, self._base_url):
-                # a link kept in a checkpoint is checked again before it is followed
-                raise SourceRefused(_FOREIGN_LINK)
+            # a link kept in a checkpoint is checked again before it is followed
+            check_paging_link(self._base_url, next_)
         reply = self._http.request(
             "GET",
             url,
@@ -378,11 +383,8 @@ class NcmecAdapter:
             link = (root.findtext("paging/next") or "").strip()
             if len(link) > 4096 or not link.isprintable():
                 raise SourceMalformed("NCMEC sent a paging link that is not a link")
-            if link and (
-                not link.startswith("/")
-                or not same_origin(self.client.base_url + link, self.client.base_url)
-            ):
-                raise SourceRefused(_FOREIGN_LINK)
+            if link:
+                check_paging_link(self.client.base_url, link)
             if link and (link == next_ or link in seen):
                 raise SourceMalformed(
                     "NCMEC sent a paging link it had already sent in this window; stopped to "

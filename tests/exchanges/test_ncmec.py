@@ -387,3 +387,84 @@ def test_a_kept_paging_link_is_checked_again_before_it_is_followed(
     assert other.requests == []
     assert run.status == "failed"
     assert "leads away from the exchange's address" in (run.error or ""), run.error
+
+
+# A page in the shape NCMEC's v2 documentation gives (values are ours): entries carry a
+# <feedback> block with members of its own, large video fingerprints are links (href) to
+# fetch separately, and deletions are <deletedImage>/<deletedVideo>.
+DOCUMENTED_PAGE = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<queryResult xmlns="https://hashsharing.ncmec.org/hashsharing/v2">
+  <images count="2" maxTimestamp="2024-03-02T10:00:00Z">
+    <image>
+      <member id="42">Example ESP</member>
+      <timestamp>2024-03-02T09:00:00Z</timestamp>
+      <id>doc-image-1</id>
+      <classification>A1</classification>
+      <fingerprints>
+        <md5>{md5_for(501)}</md5>
+        <sha1>{"c" * 40}</sha1>
+        <pdq>{pdq_for(501)}</pdq>
+        <pdna>{"d" * 40}...</pdna>
+      </fingerprints>
+      <feedback lastUpdateTimestamp="2024-03-01T12:00:00Z">
+        <affirmativeFeedback type="Md5" lastUpdateTimestamp="2024-03-01T12:00:00Z">
+          <members timestamp="2024-03-01T12:00:00Z"><member id="7">Another ESP</member></members>
+        </affirmativeFeedback>
+        <negativeFeedback type="Sha1" lastUpdateTimestamp="2024-03-01T12:00:00Z">
+          <reasons>
+            <reason guid="fp-guid-9" name="Not CSAM" type="Sha1"/>
+            <members timestamp="2024-03-01T12:00:00Z"><member id="8">Third ESP</member></members>
+          </reasons>
+        </negativeFeedback>
+      </feedback>
+    </image>
+    <deletedImage>
+      <member id="43">Other ESP</member>
+      <id>doc-image-2</id>
+      <timestamp>2024-03-02T10:00:00Z</timestamp>
+    </deletedImage>
+  </images>
+  <videos count="2" maxTimestamp="2024-03-02T10:30:00Z">
+    <video>
+      <member id="42">Example ESP</member>
+      <timestamp>2024-03-02T10:00:00Z</timestamp>
+      <id>doc-video-1</id>
+      <classification>B2</classification>
+      <fingerprints>
+        <md5>{md5_for(502)}</md5>
+        <tmk-pdqf rel="self" href="/v2/entries/1/fingerprints/TMK_PDQF"/>
+        <videntifier rel="self" href="/v2/entries/1/fingerprints/VIDENTIFIER"/>
+      </fingerprints>
+      <feedback />
+    </video>
+    <deletedVideo>
+      <member id="42">Example ESP</member>
+      <id>doc-video-2</id>
+      <timestamp>2024-03-02T10:30:00Z</timestamp>
+    </deletedVideo>
+  </videos>
+  <paging>
+    <next>/v2/entries?from=2024-03-01T00%3A00%3A00.000Z&amp;to=2024-03-03T00%3A00%3A00.000Z&amp;start=1001&amp;size=1000&amp;max=1004</next>
+  </paging>
+</queryResult>"""
+
+
+def test_a_page_in_the_documented_shape_is_read_whole() -> None:
+    """Feedback blocks (whose <member>s are not the entry's), fingerprints given as links,
+    and deletions of both kinds: every entry is read, none is refused."""
+    from shieldwall.integrations.exchanges.ncmec import parse_entries, parse_xml
+
+    records, rejected, skipped = parse_entries(parse_xml(DOCUMENTED_PAGE.encode()))
+    assert rejected == []
+    assert skipped == 0
+    by_id = {r.record_id: r for r in records}
+    assert set(by_id) == {"42-doc-image-1", "43-doc-image-2", "42-doc-video-1", "42-doc-video-2"}
+    image = by_id["42-doc-image-1"]
+    assert dict(image.signals) == {"md5": md5_for(501), "sha1": "c" * 40, "pdq": pdq_for(501)}
+    assert image.labels == ("A1",)
+    assert by_id["42-doc-video-1"].signals == (("video_md5", md5_for(502)),)
+    assert by_id["42-doc-video-1"].labels == ("B2",)
+    assert by_id["43-doc-image-2"].deleted and by_id["42-doc-video-2"].deleted
+    # only the entries' own member counts for the member filter
+    records, _, skipped = parse_entries(parse_xml(DOCUMENTED_PAGE.encode()), frozenset({7, 8}))
+    assert (records, skipped) == ([], 4)

@@ -351,3 +351,39 @@ def test_json_nested_past_the_recursion_limit_fails_in_plain_words(
     assert "internal error" not in (run.error or "")
     assert not fake.faults
     assert fetch(name).added == 5  # the source mends: the next run reads it all
+
+
+def test_records_in_the_shapes_stopncii_sends_are_all_used(
+    stopncii: Stop, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    """Shapes python-threatexchange's own tests record from the API: ``caseNumbers`` as an
+    empty list, ``hashRegions``, ``Received`` hashes, and other platforms' ``CSPFeedbacks``
+    with values pytx's enum does not know. pytx drops a record whose feedbacks carry such a
+    value (its test expects one record of three); the hash is still StopNCII's, so we keep
+    it: we read the fields we use and nothing else."""
+    fake, url = stopncii
+    t0 = 1_700_000_000
+    fake.set_records(
+        [
+            {**record(pdq_for(1), ts=t0, status="Received"), "caseNumbers": []},
+            {
+                **record(pdq_for(2), ts=t0 + 1),
+                "caseNumbers": {"case-a": "Active", "case-b": "Received"},
+                "hashRegions": ["UK"],
+                "CSPFeedbacks": [
+                    {"source": "Platform A", "feedbackValue": "Undefined", "tags": ["t1"]},
+                    {"source": "Platform B", "feedbackValue": "SomethingNew", "tags": []},
+                ],
+            },
+            {
+                **record(pdq_for(3), ts=t0 + 2),
+                "CSPFeedbacks": [
+                    {"source": "Platform C", "feedbackValue": "Blocked", "tags": ["Nude"]}
+                ],
+            },
+        ]
+    )
+    run = fetch(make(make_exchange, url))
+    assert run.status == "succeeded", run.error
+    assert (run.added, run.quarantined, run.skipped) == (3, 0, 0)
+    assert set(live_values(db, bank.id)) == {("pdq", pdq_for(i)) for i in (1, 2, 3)}

@@ -187,6 +187,15 @@ class Settings(BaseSettings):
         description="Let exchanges fetch from private, loopback and link-local addresses (a "
         "partner on an internal network, local test fakes).",
     )
+    exchange_proxy_url: SecretStr | None = Field(
+        None,
+        description="Send every exchange request (fetches and feedback) through this HTTP "
+        "proxy: http://host:port, or http://user:password@host:port. The proxy resolves and "
+        "connects, so its egress rules decide which addresses are reached: shieldwall still "
+        "refuses a source written as a private, loopback or link-local address (or "
+        "localhost), but no longer resolves names itself. Empty: direct connections, every "
+        "address checked.",
+    )
     case_priority_rules: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Review queue priority rules (a list of tables: name, priority, due_hours, "
@@ -550,6 +559,15 @@ class Settings(BaseSettings):
     def _check_classifiers(cls, value: list[ClassifierConfig]) -> list[ClassifierConfig]:
         return check_unique_names(value)
 
+    @field_validator("exchange_proxy_url")
+    @classmethod
+    def _check_proxy(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from shieldwall.integrations.url_fetch import check_proxy_url  # pure module: no cycle
+
+        return SecretStr(check_proxy_url(value.get_secret_value()))
+
     @field_validator("contact_policy")
     @classmethod
     def _check_contact_policy(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -613,6 +631,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'shieldwall.db').as_posix()}"
+
+    def exchange_proxy(self) -> str | None:
+        """The exchange proxy's URL (credentials included), or None."""
+        return self.exchange_proxy_url.get_secret_value() if self.exchange_proxy_url else None
 
     @property
     def is_sqlite(self) -> bool:

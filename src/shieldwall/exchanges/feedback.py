@@ -241,6 +241,7 @@ def deliver(db: Database, settings: Settings, item: OutboxItem) -> None:
         Deadline(ATTEMPT_SECONDS),
         allow_private=settings.exchange_allow_private_addresses,
         max_attempts=1,
+        proxy=settings.exchange_proxy(),
     )
     try:
         with http:

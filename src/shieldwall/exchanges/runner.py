@@ -372,6 +372,7 @@ class FetchRun:
             deadline,
             allow_private=self.settings.exchange_allow_private_addresses,
             transport=self.options.transport,
+            proxy=self.settings.exchange_proxy(),
             sleep=self.options.sleep,
             on_wait=self._keep_lease,
         )

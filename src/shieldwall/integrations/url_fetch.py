@@ -64,6 +64,37 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+def check_proxy_url(url: str) -> str:
+    """``url`` as an HTTP proxy address (``http(s)://[user:password@]host:port``); raises
+    ValueError naming the problem, never quoting the URL (it may hold a password)."""
+    text = url.strip()
+    try:
+        parts = httpx.URL(text)
+    except httpx.InvalidURL:
+        raise ValueError("the proxy address is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise ValueError("the proxy address must be http://host:port or https://host:port")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("the proxy address takes no path, query or fragment")
+    return text
+
+
+def literal_host_refused(host: str) -> bool:
+    """Whether ``host`` is, as written, a private, loopback, link-local or reserved address
+    (or localhost): what can be judged without resolving a name."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = str(ipaddress.ip_address(name))
+    except ValueError:
+        try:  # the forms resolvers also read as IPv4: 127.1, 0x7f.0.0.1, 2130706433
+            address = str(ipaddress.IPv4Address(socket.inet_aton(name)))
+        except (OSError, ValueError):
+            return False
+    return not _is_public(address)
+
+
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -187,6 +218,15 @@ class UrlFetcher:
 
     def check(self, url: str) -> tuple[str, str, int, str]:
         """(scheme, host, port, address to connect to) for an acceptable URL."""
+        scheme, host, port = self.parse(url)
+        addresses = checked_addresses(
+            host, port, resolver=self.resolver, allow_private=self.allow_private
+        )
+        return scheme, host, port, addresses[0]
+
+    def parse(self, url: str) -> tuple[str, str, int]:
+        """(scheme, host, port) of a URL whose form is acceptable (its addresses are not
+        looked at: see :meth:`check`)."""
         if len(url) > 4096:
             raise UrlRefused("the URL is longer than 4096 characters")
         parts = urlsplit(url)
@@ -205,10 +245,7 @@ class UrlFetcher:
         if port not in self.allowed_ports and not self.allow_private:
             ports = ", ".join(str(p) for p in sorted(self.allowed_ports))
             raise UrlRefused(f"port {port} is not fetched; allowed ports: {ports}")
-        addresses = checked_addresses(
-            host, port, resolver=self.resolver, allow_private=self.allow_private
-        )
-        return scheme, host, port, addresses[0]
+        return scheme, host, port
 
     def fetch(self, url: str) -> Fetched:
         deadline = time.monotonic() + self.timeout

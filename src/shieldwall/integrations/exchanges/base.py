@@ -34,6 +34,8 @@ from shieldwall.integrations.url_fetch import (
     PinnedTransport,
     Resolver,
     UrlFetcher,
+    UrlRefused,
+    literal_host_refused,
     system_resolver,
 )
 
@@ -168,6 +170,9 @@ class SourceClient:
 
     ``transport`` (httpx) and ``sleep`` are test seams; ``allow_private`` lets a source
     live on a private or loopback address (a partner on an internal network, a test fake).
+    With ``proxy`` (an HTTP proxy's URL) every request goes through that proxy, which
+    resolves and connects: a source written as a refused address is still refused, but
+    names are left to the proxy (and its egress rules).
     """
 
     def __init__(
@@ -184,8 +189,10 @@ class SourceClient:
         max_bytes: int = MAX_PAGE_BYTES,
         on_wait: Callable[[], None] | None = None,
         resolver: Resolver = system_resolver,
+        proxy: str | None = None,
     ) -> None:
         self.deadline = deadline
+        self.proxy = proxy or None
         self.allow_private = allow_private
         self.sleep = sleep
         self.max_attempts = max_attempts
@@ -198,9 +205,15 @@ class SourceClient:
         self.retries = 0
         self._checked_hosts: set[str] = set()
         self.resolver = resolver
+        if transport is None:
+            transport = (
+                httpx.HTTPTransport(proxy=self.proxy, trust_env=False)
+                if self.proxy
+                # every connection resolves and checks its address itself (DNS rebinding)
+                else PinnedTransport(allow_private=allow_private, resolver=resolver)
+            )
         self._client = httpx.Client(
-            # every connection resolves and checks its address itself (DNS rebinding)
-            transport=transport or PinnedTransport(allow_private=allow_private, resolver=resolver),
+            transport=transport,
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": USER_AGENT},
@@ -229,7 +242,15 @@ class SourceClient:
             resolver=self.resolver,
         )
         try:
-            checker.check(url)
+            if self.proxy is None:
+                checker.check(url)
+            else:  # the proxy resolves names; judge what is written
+                _scheme, host, _port = checker.parse(url)
+                if not self.allow_private and literal_host_refused(host):
+                    raise UrlRefused(
+                        f"{host} is a private, loopback, link-local or reserved address; "
+                        "such URLs are not fetched"
+                    )
         except InvalidInput as exc:
             raise SourceRefused(f"the source address is refused: {exc.message}") from None
         self._checked_hosts.add(key)

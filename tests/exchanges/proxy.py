@@ -1,0 +1,90 @@
+"""A forward HTTP proxy on loopback, for tests: requests arrive in absolute form
+(``GET http://host:port/path``), are sent on to that address, and the answer is relayed.
+Every request is recorded (method, absolute URL, ``Proxy-Authorization``). Like a real
+proxy it resolves names itself: :attr:`ForwardProxy.hosts` maps names to addresses."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlsplit
+
+from tests.local_http import QuietServer
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
+
+
+@dataclass
+class Proxied:
+    method: str
+    url: str
+    proxy_authorization: str | None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ForwardProxy
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+    def _relay(self) -> None:
+        self.server.seen.append(
+            Proxied(self.command, self.path, self.headers.get("Proxy-Authorization"))
+        )
+        target = urlsplit(self.path)
+        if target.scheme != "http" or not target.hostname:
+            self.send_error(400, "absolute http:// URLs only")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        host = self.server.hosts.get(target.hostname, target.hostname)
+        upstream = http.client.HTTPConnection(host, target.port or 80, timeout=30)
+        try:
+            path = target.path + (f"?{target.query}" if target.query else "")
+            upstream.request(self.command, path or "/", body=body, headers=headers)
+            reply = upstream.getresponse()
+            data = reply.read()
+        finally:
+            upstream.close()
+        self.send_response(reply.status)
+        for name, value in reply.getheaders():
+            if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = _relay
+
+
+class ForwardProxy(QuietServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.seen: list[Proxied] = []
+        self.hosts: dict[str, str] = {}
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> ForwardProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.shutdown()
+        self.server_close()

@@ -1,0 +1,138 @@
+"""Exchange traffic through an HTTP proxy (``exchange_proxy_url``), over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from shieldwall.banks.models import Bank
+from shieldwall.config import Settings
+from shieldwall.db.engine import Database
+from shieldwall.devtools.fake_stopncii import FakeStopNcii, pdq_for, record
+from shieldwall.exchanges import runner
+from shieldwall.exchanges.schemas import RunOut
+from tests.exchanges.conftest import STOPNCII_CREDENTIALS, MakeExchange, live_values
+from tests.exchanges.proxy import ForwardProxy
+
+T0 = 1_700_000_000
+
+
+def fetch_through(
+    db: Database, settings: Settings, name: str, proxy: str, *, allow_private: bool
+) -> RunOut:
+    proxied = settings.model_copy(
+        update={
+            "exchange_proxy_url": SecretStr(proxy),
+            "exchange_allow_private_addresses": allow_private,
+        }
+    )
+    options = runner.RunOptions(sleep=lambda _s: None, time_limit=60)
+    return runner.run_fetch(db, proxied, name, options)
+
+
+def make(make_exchange: MakeExchange, base_url: str) -> str:
+    return make_exchange(
+        "stopncii",
+        "stop_ncii",
+        {"base_url": base_url, "page_size": 5},
+        credentials=STOPNCII_CREDENTIALS,
+    )
+
+
+def test_every_request_goes_through_the_proxy_with_its_credentials(
+    stopncii: tuple[FakeStopNcii, str],
+    make_exchange: MakeExchange,
+    db: Database,
+    bank: Bank,
+    settings: Settings,
+) -> None:
+    fake, url = stopncii
+    fake.set_records([record(pdq_for(i), ts=T0 + i) for i in range(12)])
+    name = make(make_exchange, url)
+    with ForwardProxy() as proxy:
+        address = proxy.url.split("://", 1)[1]
+        run = fetch_through(
+            db, settings, name, f"http://fetcher:s3cret@{address}", allow_private=True
+        )
+    assert run.status == "succeeded", run.error
+    assert run.added == 12
+    assert len(live_values(db, bank.id)) == 12
+    assert len(proxy.seen) == len(fake.requests) == 3
+    assert all(p.url.startswith(f"{url}/") for p in proxy.seen)
+    expected = "Basic " + base64.b64encode(b"fetcher:s3cret").decode()
+    assert {p.proxy_authorization for p in proxy.seen} == {expected}
+    assert "s3cret" not in (run.error or "")
+
+
+def test_names_are_left_to_the_proxy(
+    stopncii: tuple[FakeStopNcii, str],
+    make_exchange: MakeExchange,
+    db: Database,
+    bank: Bank,
+    settings: Settings,
+) -> None:
+    """Behind a proxy the machine may not resolve outside names at all: the proxy does. A
+    name that does not resolve here (.invalid never does) is fetched through it."""
+    fake, url = stopncii
+    fake.set_records([record(pdq_for(i), ts=T0 + i) for i in range(3)])
+    port = url.rsplit(":", 1)[1]
+    name = make(make_exchange, f"http://stopncii.invalid:{port}")
+    with ForwardProxy() as proxy:
+        proxy.hosts["stopncii.invalid"] = "127.0.0.1"
+        run = fetch_through(db, settings, name, proxy.url, allow_private=False)
+    assert run.status == "succeeded", run.error
+    assert run.added == 3
+    assert proxy.seen[0].url.startswith(f"http://stopncii.invalid:{port}/")
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "2130706433", "127.1", "localhost", "169.254.169.254", "[::1]"]
+)
+def test_a_source_written_as_an_internal_address_is_refused_before_the_proxy(
+    make_exchange: MakeExchange, db: Database, settings: Settings, host: str
+) -> None:
+    name = make(make_exchange, f"http://{host}:8080")
+    with ForwardProxy() as proxy:
+        run = fetch_through(db, settings, name, proxy.url, allow_private=False)
+    assert run.status == "failed"
+    assert "the source address is refused" in (run.error or ""), run.error
+    assert proxy.seen == []
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("socks5://user:hunter2@proxy:1080", "must be http://host:port"),
+        ("http://user:hunter2@proxy:3128/path", "no path"),
+        ("http://", "must be http://host:port"),
+    ],
+)
+def test_a_bad_proxy_address_is_refused_without_quoting_it(value: str, problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(exchange_proxy_url=value)
+    errors = caught.value.errors(include_input=False)
+    assert problem in str(errors)
+    assert "hunter2" not in str(errors)
+
+
+def test_without_a_proxy_setting_no_proxy_is_used(
+    stopncii: tuple[FakeStopNcii, str],
+    make_exchange: MakeExchange,
+    db: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The environment's HTTP(S)_PROXY is not ours to follow: only the setting is."""
+    fake, url = stopncii
+    fake.set_records([record(pdq_for(0), ts=T0)])
+    name = make(make_exchange, url)
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("ALL_PROXY", proxy.url)
+        options = runner.RunOptions(sleep=lambda _s: None, time_limit=60)
+        run = runner.run_fetch(db, settings, name, options)
+    assert run.status == "succeeded", run.error
+    assert proxy.seen == []
+    assert len(fake.requests) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from shieldwall.audit.models import Event
@@ -28,6 +29,7 @@ from tests.exchanges.conftest import (
     Fetch,
     MakeExchange,
 )
+from tests.exchanges.proxy import ForwardProxy
 from tests.jobs.helpers import Clock
 
 T0 = 1_700_000_000
@@ -223,3 +225,29 @@ def test_no_feedback_unless_switched_on_and_refusals_fail_in_plain_words(
 @pytest.fixture(autouse=True)
 def _hooks_loaded() -> None:
     assert feedback.on_decision in cases.decision_hooks(CaseSource.HASH_MATCH)
+
+
+def test_feedback_goes_through_the_exchange_proxy(
+    stopncii: tuple[FakeStopNcii, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    settings: Settings,
+) -> None:
+    fake, url = stopncii
+    fake.set_records([record(pdq_for(7), ts=T0)])
+    name = make_exchange(
+        "stopncii",
+        "stop_ncii",
+        {"base_url": url},
+        credentials=STOPNCII_CREDENTIALS,
+        feedback=True,
+    )
+    assert fetch(name).added == 1
+    decide(db, settings, [entry_id_of(db, bank, pdq_for(7))], Outcome.VIOLATING)
+    with ForwardProxy() as proxy:
+        proxied = settings.model_copy(update={"exchange_proxy_url": SecretStr(proxy.url)})
+        worker(db, proxied, Clock()).run_once()
+    assert len(fake.feedback) == 1
+    assert [(p.method, p.url.startswith(f"{url}/")) for p in proxy.seen] == [("POST", True)]

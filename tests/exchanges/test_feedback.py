@@ -74,6 +74,16 @@ def decide(db: Database, settings: Settings, entry_ids: list[int], outcome: Outc
     return case_id
 
 
+def stopncii_with_feedback(make_exchange: MakeExchange, url: str) -> str:
+    return make_exchange(
+        "stopncii",
+        "stop_ncii",
+        {"base_url": url},
+        credentials=STOPNCII_CREDENTIALS,
+        feedback=True,
+    )
+
+
 def worker(db: Database, settings: Settings, clock: Clock) -> Any:
     return handlers.build_worker(db, settings, clock=clock)
 
@@ -88,13 +98,7 @@ def test_confirmed_and_false_positive_matches_reach_stopncii_once(
 ) -> None:
     fake, url = stopncii
     fake.set_records([record(pdq_for(i), ts=T0 + i) for i in range(3)])
-    name = make_exchange(
-        "stopncii",
-        "stop_ncii",
-        {"base_url": url},
-        credentials=STOPNCII_CREDENTIALS,
-        feedback=True,
-    )
+    name = stopncii_with_feedback(make_exchange, url)
     assert fetch(name).added == 3
     confirmed = decide(db, settings, [entry_id_of(db, bank, pdq_for(0))], Outcome.VIOLATING)
     decide(db, settings, [entry_id_of(db, bank, pdq_for(1))], Outcome.NOT_VIOLATING)
@@ -237,13 +241,7 @@ def test_feedback_goes_through_the_exchange_proxy(
 ) -> None:
     fake, url = stopncii
     fake.set_records([record(pdq_for(7), ts=T0)])
-    name = make_exchange(
-        "stopncii",
-        "stop_ncii",
-        {"base_url": url},
-        credentials=STOPNCII_CREDENTIALS,
-        feedback=True,
-    )
+    name = stopncii_with_feedback(make_exchange, url)
     assert fetch(name).added == 1
     decide(db, settings, [entry_id_of(db, bank, pdq_for(7))], Outcome.VIOLATING)
     with ForwardProxy() as proxy:

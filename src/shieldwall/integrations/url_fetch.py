@@ -183,9 +183,10 @@ class PinnedTransport(httpx.HTTPTransport):
         resolver: Resolver = system_resolver,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__()
+        context = ssl_context or httpx.create_ssl_context()
+        super().__init__(verify=context)  # one TLS context (loading CAs costs ~20 ms), shared
         self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(),
+            ssl_context=context,
             network_backend=_CheckedBackend(resolver, allow_private),
         )
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -168,9 +167,6 @@ def _send_ncmec(
         base_url=settings.get("base_url"),
     )
     kind = hash_api.FingerprintType(fingerprint)
-    # pytx puts the entry id into the request path as it is: a source's id holding "/",
-    # "?", "#" or ".." would otherwise send our credentials to another of NCMEC's paths
-    entry = quote(entry, safe="")
     if payload["verdict"] == CONFIRMED:
         client.submit_feedback(int(member), entry, kind, hash_api.FeedbackType.upvote)
         return

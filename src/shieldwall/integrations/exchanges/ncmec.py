@@ -169,6 +169,25 @@ class NcmecClient(hash_api.NCMECHashAPI):
             retry=False,
         )
 
+    def submit_feedback(
+        self,
+        esp_id: int,
+        entry_id: str,
+        fingerprint_type: hash_api.FingerprintType,
+        feedback_type: hash_api.FeedbackType,
+        negative_reason_guid: str | None = None,
+    ) -> None:
+        """pytx's, with the entry id as one escaped path segment: pytx writes it into
+        ``entries/{member}/{id}/{fingerprint}/feedback`` as it is, so an id holding "/",
+        "..", "?" or "#" would send the PUT (and our credentials) to another path."""
+        super().submit_feedback(
+            esp_id,
+            urllib.parse.quote(entry_id, safe=""),
+            fingerprint_type,
+            feedback_type,
+            negative_reason_guid=negative_reason_guid,
+        )
+
     def entries_page(self, *, start: int, end: int, next_: str = "") -> bytes:
         """One raw page of ``GET /v2/entries`` (``next_``: a paging link)."""
         params = {"from": ncmec_time(start), "to": ncmec_time(end)}

@@ -124,7 +124,9 @@ def test_without_a_proxy_setting_no_proxy_is_used(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The environment's HTTP(S)_PROXY is not ours to follow: only the setting is."""
+    """The environment's HTTP(S)_PROXY is not ours to follow: only the setting is. (httpx
+    ignores those variables whenever a transport is given, as SourceClient always gives
+    one; this guards against a fallback to them being added, not against httpx.)"""
     fake, url = stopncii
     fake.set_records([record(pdq_for(0), ts=T0)])
     name = make(make_exchange, url)

@@ -107,13 +107,15 @@ def test_sqlite_goes_away_and_comes_back(
             wait_for_index(app)
             assert _ready(client)
 
-            database.engine.dispose()
+            # Move first, then drop the pool's idle connections. The other way round, a
+            # background thread (index, outbox, scheduler) could open a connection between
+            # the two steps and keep the moved file open through it.
             if what_moves == "folder":
                 shutil.move(path.parent, away / "dbdir")
             else:
                 for f in path.parent.glob(path.name + "*"):
                     shutil.move(f, away / f.name)
-            assert not path.exists()
+            database.engine.dispose()
             assert not _ready(client)
             detail = client.get("/readyz").json()["checks"]["database"]["detail"]
             if what_moves == "folder":
@@ -264,8 +266,9 @@ def test_api_call_while_sqlite_is_away_is_a_problem_not_a_crash(
     try:
         with TestClient(app, base_url="https://testserver",
                         raise_server_exceptions=False) as client:
-            database.engine.dispose()
+            # Move, then dispose: see test_sqlite_goes_away_and_comes_back.
             shutil.move(path.parent, tmp_path / "gone")
+            database.engine.dispose()
             response = client.get("/v1/me", headers=auth("sw_abcdefghij_" + "s" * 43))
             assert response.status_code == 503
             assert response.json()["type"] == "/problems/service-unavailable"

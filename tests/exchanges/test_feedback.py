@@ -3,6 +3,7 @@ retried until accepted and sent once."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from tests.exchanges.conftest import (
     Fetch,
     MakeExchange,
 )
+from tests.exchanges.dns import FlakyDns
 from tests.exchanges.proxy import ForwardProxy
 from tests.jobs.helpers import Clock
 
@@ -249,3 +251,41 @@ def test_feedback_goes_through_the_exchange_proxy(
         worker(db, proxied, Clock()).run_once()
     assert len(fake.feedback) == 1
     assert [(p.method, p.url.startswith(f"{url}/")) for p in proxy.seen] == [("POST", True)]
+
+
+def test_feedback_waits_out_a_resolver_outage_instead_of_giving_up(
+    stopncii: tuple[FakeStopNcii, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The source is reached by name. While the name does not resolve (a resolver timeout),
+    # the feedback stays queued and is retried; it is not refused for good.
+    fake, url = stopncii
+    dns = FlakyDns("stopncii.partner.test", failures=0)
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    named = url.replace("127.0.0.1", "stopncii.partner.test")
+    fake.set_records([record(pdq_for(8), ts=T0)])
+    assert fetch(stopncii_with_feedback(make_exchange, named)).added == 1
+    decide(db, settings, [entry_id_of(db, bank, pdq_for(8))], Outcome.VIOLATING)
+
+    dns.down = True
+    clock = Clock()
+    worker(db, settings, clock).run_once()
+    with db.session() as session:
+        item = session.scalars(
+            select(OutboxItem).where(OutboxItem.kind == "exchange.feedback")
+        ).one()
+    assert item.status == "pending"
+    assert "does not resolve" in (item.last_error or "")
+    assert fake.feedback == []
+
+    dns.down = False
+    clock.advance(hours=1)
+    worker(db, settings, clock).run_once()
+    assert [f["hashFeedbacks"][0]["hashValue"] for f in fake.feedback] == [pdq_for(8)]
+    with db.session() as session:
+        assert session.get(OutboxItem, item.id).status == "sent"  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ rebinding) cannot point a fetch into our own network."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from shieldwall.integrations.exchanges.base import (
 )
 from shieldwall.integrations.exchanges.url import UrlListAdapter
 from shieldwall.integrations.url_fetch import PinnedTransport, Resolver
+from tests.exchanges.dns import FlakyDns
 from tests.local_http import QuietServer
 
 LIST = b"pdq " + b"ab" * 32 + b"\nmd5 " + b"cd" * 16 + b"\n"
@@ -123,6 +125,40 @@ def test_every_address_is_checked_at_connect_not_only_the_first(server: int) -> 
     ):
         http.request("GET", f"http://feed.example.org:{server}/x", what="the page")
     assert len(calls) == 2  # once up front, once by the connection
+    assert _Handler.hosts == []
+
+
+# ---- a name that does not resolve for a while ------------------------------------------------
+
+
+def test_a_name_that_does_not_resolve_for_a_while_is_retried_not_refused(
+    server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dns = FlakyDns("hashes.partner.test", failures=2)
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    with SourceClient(Deadline(10), allow_private=True, sleep=lambda _: None) as http:
+        adapter = UrlListAdapter(http, f"http://hashes.partner.test:{server}/list.txt")
+        pages = list(adapter.pages(None))
+    values = sorted(v for p in pages for r in p.records for _, v in r.signals)
+    assert values == ["ab" * 32, "cd" * 16]
+    assert http.retries == 1  # the up-front check and the first connection failed
+    assert dns.lookups == 3
+
+
+def test_a_name_that_never_resolves_is_busy_in_plain_words(
+    server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dns = FlakyDns("hashes.partner.test", failures=10**6)
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    with (
+        SourceClient(
+            Deadline(10), allow_private=True, max_attempts=3, sleep=lambda _: None
+        ) as http,
+        pytest.raises(SourceBusy, match="does not resolve") as raised,
+    ):
+        http.request("GET", f"http://hashes.partner.test:{server}/x", what="the page")
+    assert "3 attempt(s)" in str(raised.value)
+    assert "the next run tries again" in str(raised.value)
     assert _Handler.hosts == []
 
 

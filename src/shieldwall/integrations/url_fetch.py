@@ -49,6 +49,11 @@ class UrlFetchFailed(InvalidInput):
     title = "Could not fetch the URL"
 
 
+class HostUnresolved(UrlFetchFailed):
+    """The host name has no address now. Often passing (a resolver timeout, ``EAI_AGAIN``),
+    so callers that retry treat it as network trouble, not as a refused address."""
+
+
 @dataclass(frozen=True)
 class Fetched:
     url: str
@@ -60,7 +65,7 @@ def system_resolver(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise UrlFetchFailed(f"the host name {host!r} does not resolve ({exc.strerror})") from None
+        raise HostUnresolved(f"the host name {host!r} does not resolve ({exc.strerror})") from None
     return sorted({str(info[4][0]) for info in infos})
 
 
@@ -118,7 +123,7 @@ def checked_addresses(
     :class:`UrlRefused` / :class:`UrlFetchFailed` naming the reason."""
     addresses = resolver(host, port)
     if not addresses:
-        raise UrlFetchFailed(f"the host name {host!r} has no address")
+        raise HostUnresolved(f"the host name {host!r} has no address")
     if not allow_private:
         internal = [a for a in addresses if not _is_public(a)]
         if internal:

@@ -31,6 +31,7 @@ import httpx
 from shieldwall.core import jsondoc
 from shieldwall.core.errors import InvalidInput
 from shieldwall.integrations.url_fetch import (
+    HostUnresolved,
     PinnedTransport,
     Resolver,
     UrlFetcher,
@@ -243,7 +244,12 @@ class SourceClient:
         )
         try:
             if self.proxy is None:
-                checker.check(url)
+                try:
+                    checker.check(url)
+                except HostUnresolved:
+                    # maybe passing: the connection resolves the name again, and a failure
+                    # there is retried like any network trouble
+                    return
             else:  # the proxy resolves names; judge what is written
                 _scheme, host, _port = checker.parse(url)
                 if not self.allow_private and literal_host_refused(host):
@@ -289,6 +295,8 @@ class SourceClient:
                     content=content,
                     json=json,
                 )
+            except HostUnresolved as exc:  # often passing (a resolver timeout): retried
+                problem = f"{what}: {exc.message}"
             except InvalidInput as exc:  # the address it resolves to now is refused
                 raise SourceRefused(f"the source address is refused: {exc.message}") from None
             except httpx.TransportError as exc:
@@ -342,6 +350,8 @@ class SourceClient:
                     if status != 429 and status < 500:
                         raise SourceRefused(_refusal(problem, status))
                     wait = retry_after_seconds(response.headers.get("retry-after"))
+            except HostUnresolved as exc:  # often passing (a resolver timeout): retried
+                problem = f"{what}: {exc.message}"
             except InvalidInput as exc:  # the address it resolves to now is refused
                 raise SourceRefused(f"the source address is refused: {exc.message}") from None
             except httpx.TransportError as exc:

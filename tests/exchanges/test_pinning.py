@@ -232,11 +232,16 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         httpd.server_close()
 
 
-def _client(ca: Path, resolver: Resolver) -> SourceClient:
+def _client(ca: Path, resolver: Resolver, max_attempts: int = 1) -> SourceClient:
     trusting = ssl.create_default_context(cafile=str(ca))
     transport = PinnedTransport(allow_private=True, resolver=resolver, ssl_context=trusting)
     return SourceClient(
-        Deadline(10), allow_private=True, transport=transport, resolver=resolver, max_attempts=1
+        Deadline(10),
+        allow_private=True,
+        transport=transport,
+        resolver=resolver,
+        max_attempts=max_attempts,
+        sleep=lambda _: None,
     )
 
 
@@ -257,6 +262,29 @@ def test_https_to_a_name_the_certificate_does_not_carry_fails(
     # the same server and address, asked for by another name: the certificate (for
     # feed.partner.test) must not be accepted for it
     port, ca = tls_server
-    with _client(ca, lambda host, port: ["127.0.0.1"]) as http, pytest.raises(SourceBusy):
+    with (
+        _client(ca, lambda host, port: ["127.0.0.1"], max_attempts=6) as http,
+        pytest.raises(SourceBusy) as raised,
+    ):
         http.request("GET", f"https://other.partner.test:{port}/list.txt", what="the list")
     assert _Handler.hosts == []
+    # said in plain words, and not retried within the run: it does not mend itself
+    assert "TLS certificate was not accepted (Hostname mismatch" in str(raised.value)
+    assert "other.partner.test" in str(raised.value)
+    assert http.retries == 0
+
+
+def test_https_with_a_certificate_a_trusted_authority_did_not_sign_says_so(
+    tls_server: tuple[int, Path], tmp_path: Path
+) -> None:
+    port, _ = tls_server
+    # a CA of the same name but another key: the server's certificate is not its signature
+    (tmp_path / "other").mkdir()
+    other_ca, _, _ = _ca_and_cert(tmp_path / "other", "feed.partner.test")
+    with (
+        _client(other_ca, lambda host, port: ["127.0.0.1"], max_attempts=6) as http,
+        pytest.raises(SourceBusy, match="TLS certificate was not accepted") as raised,
+    ):
+        http.request("GET", f"https://feed.partner.test:{port}/list.txt", what="the list")
+    assert "(certificate signature failure)" in str(raised.value)
+    assert http.retries == 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -154,6 +155,20 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         when = when.replace(tzinfo=UTC)
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
+
+
+def certificate_refusal(exc: BaseException) -> str | None:
+    """Why TLS refused the server's certificate, when that is what ``exc`` (or an error it
+    was raised from) is; otherwise None."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain, never a cycle, but bounded all the same
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            reason = seen.verify_message or seen.reason or "certificate verify failed"
+            return str(reason).rstrip(".")[:200]
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _status_words(status: int) -> str:
@@ -300,8 +315,7 @@ class SourceClient:
             except InvalidInput as exc:  # the address it resolves to now is refused
                 raise SourceRefused(f"the source address is refused: {exc.message}") from None
             except httpx.TransportError as exc:
-                self.deadline.check()  # cut short by the run's time limit: not the source
-                problem = f"{what}: the connection failed ({type(exc).__name__})"
+                problem = self._network_problem(what, exc)
             else:
                 if ok(reply.status):
                     return reply
@@ -355,8 +369,7 @@ class SourceClient:
             except InvalidInput as exc:  # the address it resolves to now is refused
                 raise SourceRefused(f"the source address is refused: {exc.message}") from None
             except httpx.TransportError as exc:
-                self.deadline.check()  # cut short by the run's time limit: not the source
-                problem = f"{what}: the connection failed ({type(exc).__name__})"
+                problem = self._network_problem(what, exc)
             attempt += 1
             if attempt >= self.max_attempts:
                 raise SourceBusy(f"{problem} ({attempt} attempt(s)); the next run tries again")
@@ -400,6 +413,19 @@ class SourceClient:
                 raise SourceMalformed(f"a line is longer than {self.max_bytes:,} bytes")
         if pending:
             yield bytes(pending).rstrip(b"\r")
+
+    def _network_problem(self, what: str, exc: httpx.TransportError) -> str:
+        """The words for a failed connection, to be retried; a certificate that TLS
+        refused is not retried in this run (it does not mend itself in seconds) but stays
+        busy, not refused, so queued feedback waits for it to be fixed."""
+        self.deadline.check()  # cut short by the run's time limit: not the source
+        refused = certificate_refusal(exc)
+        if refused is not None:
+            raise SourceBusy(
+                f"{what}: the source's TLS certificate was not accepted ({refused}); check "
+                "the exchange's address and the source's certificate; the next run tries again"
+            )
+        return f"{what}: the connection failed ({type(exc).__name__})"
 
     def _backoff(self, attempt: int) -> float:
         delay = float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))

@@ -1,6 +1,7 @@
 """A forward HTTP proxy on loopback, for tests: requests arrive in absolute form
 (``GET http://host:port/path``), are sent on to that address, and the answer is relayed.
-Every request is recorded (method, absolute URL, ``Proxy-Authorization``). Like a real
+Every request is recorded (method, absolute URL, ``Proxy-Authorization``); with
+:attr:`ForwardProxy.require` it answers 407 to any other credentials. Like a real
 proxy it resolves names itself: :attr:`ForwardProxy.hosts` maps names to addresses."""
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.seen.append(
             Proxied(self.command, self.path, self.headers.get("Proxy-Authorization"))
         )
+        if self.server.require is not None and (
+            self.headers.get("Proxy-Authorization") != self.server.require
+        ):
+            self.send_response(407)
+            self.send_header("Proxy-Authenticate", 'Basic realm="egress"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         target = urlsplit(self.path)
         if target.scheme != "http" or not target.hostname:
             self.send_error(400, "absolute http:// URLs only")
@@ -74,6 +83,8 @@ class ForwardProxy(QuietServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.seen: list[Proxied] = []
         self.hosts: dict[str, str] = {}
+        #: The ``Proxy-Authorization`` it insists on (407 otherwise); None: any or none.
+        self.require: str | None = None
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property

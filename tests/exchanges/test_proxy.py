@@ -66,6 +66,31 @@ def test_every_request_goes_through_the_proxy_with_its_credentials(
     assert "s3cret" not in (run.error or "")
 
 
+def test_a_proxy_that_wants_other_credentials_is_named_as_the_one_refusing(
+    stopncii: tuple[FakeStopNcii, str],
+    make_exchange: MakeExchange,
+    db: Database,
+    bank: Bank,
+    settings: Settings,
+) -> None:
+    fake, url = stopncii
+    fake.set_records([record(pdq_for(1), ts=T0)])
+    name = make(make_exchange, url)
+    with ForwardProxy() as proxy:
+        proxy.require = "Basic " + base64.b64encode(b"fetcher:right").decode()
+        address = proxy.url.split("://", 1)[1]
+        run = fetch_through(
+            db, settings, name, f"http://fetcher:wrong@{address}", allow_private=True
+        )
+    assert run.status == "failed"
+    assert "the exchange proxy answered 407 Proxy Authentication Required" in (run.error or "")
+    assert "exchange_proxy_url" in (run.error or "")
+    assert "credentials" not in (run.error or "")  # not the exchange's own
+    assert "wrong" not in (run.error or "")
+    assert fake.requests == []
+    assert not live_values(db, bank.id)
+
+
 def test_names_are_left_to_the_proxy(
     stopncii: tuple[FakeStopNcii, str],
     make_exchange: MakeExchange,

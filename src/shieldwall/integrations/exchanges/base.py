@@ -319,7 +319,7 @@ class SourceClient:
             else:
                 if ok(reply.status):
                     return reply
-                problem = f"{what}: the source answered {_status_words(reply.status)}"
+                problem = _answered(what, reply.status)
                 if reply.status != 429 and reply.status < 500:
                     raise SourceRefused(_refusal(problem, reply.status))
                 wait = retry_after_seconds(reply.headers.get("retry-after"))
@@ -360,7 +360,7 @@ class SourceClient:
                     if status in (200, 304):
                         yield status, dict(response.headers), self._lines(response)
                         return
-                    problem = f"{what}: the source answered {_status_words(status)}"
+                    problem = _answered(what, status)
                     if status != 429 and status < 500:
                         raise SourceRefused(_refusal(problem, status))
                     wait = retry_after_seconds(response.headers.get("retry-after"))
@@ -497,11 +497,18 @@ def same_origin(url: str, base: str) -> bool:
     )
 
 
+def _answered(what: str, status: int) -> str:
+    who = "the exchange proxy" if status == 407 else "the source"
+    return f"{what}: {who} answered {_status_words(status)}"
+
+
 def _refusal(problem: str, status: int) -> str:
     if status in (401, 403):
         return f"{problem}: check the exchange's credentials"
     if status == 404:
         return f"{problem}: check the exchange's address and settings"
+    if status == 407:  # from our egress proxy, not the source
+        return f"{problem}: check the user name and password in exchange_proxy_url"
     return problem
 
 

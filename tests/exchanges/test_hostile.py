@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from shieldwall.banks.models import Bank
 from shieldwall.db.engine import Database
+from shieldwall.devtools.fake_http import FakeService, Reply, Request, Running
 from shieldwall.devtools.fake_stopncii import FakeStopNcii, pdq_for, record
 from shieldwall.exchanges import service
 from tests.conftest import auth
@@ -137,3 +138,43 @@ def test_deeply_nested_settings_are_refused_not_crashed(
             content=body,
         )
         assert response.status_code in (400, 413, 422), (depth, response.text[:200])
+
+
+class DamagedGzip(FakeService):
+    """Says its answers are gzip-compressed; they are not (a misconfigured server, or a
+    proxy that altered the body). ``busy`` answers start with that many 503s."""
+
+    def __init__(self, busy: int = 0) -> None:
+        super().__init__()
+        self.busy = busy
+
+    def handle(self, request: Request) -> Reply:
+        status = 200
+        if self.busy:
+            self.busy -= 1
+            status = 503
+        return Reply(status, b"plain text, not gzip " * 50, {"Content-Encoding": "gzip"})
+
+
+@pytest.mark.parametrize("kind", ["url", "stop_ncii"])
+def test_a_body_its_content_encoding_does_not_decode_fails_in_plain_words(
+    kind: str, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    # both ways of reading: a list streamed line by line, JSON pages read whole
+    fake = DamagedGzip(busy=1)
+    with Running(fake) as server:
+        if kind == "url":
+            name = make_exchange("list", "url", {"url": server.url + "/list.txt"})
+        else:
+            name = make_exchange(
+                "stopncii",
+                "stop_ncii",
+                {"base_url": server.url + "/v1"},
+                credentials=STOPNCII_CREDENTIALS,
+            )
+        run = fetch(name)
+    assert run.status == "failed"
+    assert "could not be decoded as the Content-Encoding it names ('gzip')" in (run.error or "")
+    assert "internal error" not in (run.error or "")
+    assert fake.busy == 0  # the 503 with a damaged body was retried on its status
+    assert not live_values(db, bank.id)

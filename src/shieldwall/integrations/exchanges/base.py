@@ -396,6 +396,8 @@ class SourceClient:
                     f"the connection failed while reading the list ({type(exc).__name__}); "
                     "the next run tries again"
                 ) from None
+            except httpx.DecodingError:
+                raise SourceMalformed(undecodable(response)) from None
             if chunk is None:
                 break
             self.deadline.check()
@@ -456,21 +458,38 @@ class SourceClient:
         ) as response:
             chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise SourceMalformed(
-                        f"a page from the source is larger than {self.max_bytes:,} bytes; "
-                        "stopped reading it"
-                    )
-                chunks.append(chunk)
-                self.deadline.check()
+            try:
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise SourceMalformed(
+                            f"a page from the source is larger than {self.max_bytes:,} bytes; "
+                            "stopped reading it"
+                        )
+                    chunks.append(chunk)
+                    self.deadline.check()
+            except httpx.DecodingError:
+                if response.status_code == 429 or response.status_code >= 500:
+                    chunks = []  # the status says what matters: retried
+                else:
+                    raise SourceMalformed(undecodable(response)) from None
             return HttpReply(
                 status=response.status_code,
                 headers=dict(response.headers),
                 body=b"".join(chunks),
                 url=str(response.url),
             )
+
+
+def undecodable(response: httpx.Response) -> str:
+    """Words for a body its own ``Content-Encoding`` does not decode (a misconfigured
+    server, or a proxy that altered it)."""
+    named = response.headers.get("content-encoding", "")[:40]
+    encoding = "".join(c if c.isprintable() else "?" for c in named)
+    return (
+        f"the source's answer could not be decoded as the Content-Encoding it names "
+        f"({encoding!r}); the source or a proxy on the way sent it damaged"
+    )
 
 
 def loads_json(body: bytes, what: str, *, object_hook: Callable[..., Any] | None = None) -> Any:

@@ -1,12 +1,15 @@
 """A forward HTTP proxy on loopback, for tests: requests arrive in absolute form
-(``GET http://host:port/path``), are sent on to that address, and the answer is relayed.
+(``GET http://host:port/path``), are sent on to that address, and the answer is relayed;
+``CONNECT host:port`` opens a tunnel (how https sources are reached through a proxy).
 Every request is recorded (method, absolute URL, ``Proxy-Authorization``); with
 :attr:`ForwardProxy.require` it answers 407 to any other credentials. Like a real
 proxy it resolves names itself: :attr:`ForwardProxy.hosts` maps names to addresses."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -39,17 +42,44 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_: object) -> None:
         pass
 
-    def _relay(self) -> None:
+    def _refused(self) -> bool:
+        """Records the request; answers 407 (True) unless its credentials are required ones."""
         self.server.seen.append(
             Proxied(self.command, self.path, self.headers.get("Proxy-Authorization"))
         )
-        if self.server.require is not None and (
-            self.headers.get("Proxy-Authorization") != self.server.require
+        if self.server.require is None or (
+            self.headers.get("Proxy-Authorization") == self.server.require
         ):
-            self.send_response(407)
-            self.send_header("Proxy-Authenticate", 'Basic realm="egress"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            return False
+        self.send_response(407)
+        self.send_header("Proxy-Authenticate", 'Basic realm="egress"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
+
+    def do_CONNECT(self) -> None:
+        """A tunnel (``CONNECT host:port``): bytes relayed both ways, TLS end to end."""
+        if self._refused():
+            return
+        host, _, port = self.path.rpartition(":")
+        try:
+            upstream = socket.create_connection(
+                (self.server.hosts.get(host, host), int(port)), timeout=30
+            )
+        except (OSError, ValueError):
+            self.send_error(502, "cannot reach the upstream")
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.close_connection = True
+        with upstream:
+            pump = threading.Thread(target=_pump, args=(upstream, self.connection), daemon=True)
+            pump.start()
+            _pump(self.connection, upstream)
+            pump.join(timeout=30)
+
+    def _relay(self) -> None:
+        if self._refused():
             return
         target = urlsplit(self.path)
         if target.scheme != "http" or not target.hostname:
@@ -76,6 +106,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = _relay
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
 
 
 class ForwardProxy(QuietServer):

@@ -8,7 +8,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from shieldwall.integrations.exchanges.base import (
 from shieldwall.integrations.exchanges.url import UrlListAdapter
 from shieldwall.integrations.url_fetch import PinnedTransport, Resolver
 from tests.exchanges.dns import FlakyDns
+from tests.exchanges.tls import ca_and_cert
 from tests.local_http import QuietServer
 
 LIST = b"pdq " + b"ab" * 32 + b"\nmd5 " + b"cd" * 16 + b"\n"
@@ -165,59 +165,10 @@ def test_a_name_that_never_resolves_is_busy_in_plain_words(
 # ---- TLS: pinned to the checked address, verified against the host name ---------------------
 
 
-def _ca_and_cert(tmp: Path, host: str) -> tuple[Path, Path, Path]:
-    """A throwaway CA, and a certificate it signed for ``host``: (ca, cert, key) files."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.now(UTC)
-
-    def name(common: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(name("shieldwall test CA"))
-        .issuer_name(name("shieldwall test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name(host))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = (tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem")
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
-
-
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """An HTTPS server on loopback whose certificate names feed.partner.test."""
-    ca, cert, key = _ca_and_cert(tmp_path, "feed.partner.test")
+    ca, cert, key = ca_and_cert(tmp_path, "feed.partner.test")
     _Handler.hosts = []
     httpd = QuietServer(("127.0.0.1", 0), _Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -280,7 +231,7 @@ def test_https_with_a_certificate_a_trusted_authority_did_not_sign_says_so(
     port, _ = tls_server
     # a CA of the same name but another key: the server's certificate is not its signature
     (tmp_path / "other").mkdir()
-    other_ca, _, _ = _ca_and_cert(tmp_path / "other", "feed.partner.test")
+    other_ca, _, _ = ca_and_cert(tmp_path / "other", "feed.partner.test")
     with (
         _client(other_ca, lambda host, port: ["127.0.0.1"], max_attempts=6) as http,
         pytest.raises(SourceBusy, match="TLS certificate was not accepted") as raised,

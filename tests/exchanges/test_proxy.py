@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import base64
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -13,8 +18,16 @@ from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_stopncii import FakeStopNcii, pdq_for, record
 from shieldwall.exchanges import runner
 from shieldwall.exchanges.schemas import RunOut
+from shieldwall.integrations.exchanges.base import (
+    Deadline,
+    SourceBusy,
+    SourceClient,
+    SourceRefused,
+)
 from tests.exchanges.conftest import STOPNCII_CREDENTIALS, MakeExchange, live_values
 from tests.exchanges.proxy import ForwardProxy
+from tests.exchanges.tls import ca_and_cert
+from tests.local_http import QuietServer
 
 T0 = 1_700_000_000
 
@@ -163,3 +176,79 @@ def test_without_a_proxy_setting_no_proxy_is_used(
     assert run.status == "succeeded", run.error
     assert proxy.seen == []
     assert len(fake.requests) == 1
+
+
+# ---- https sources: a CONNECT tunnel, TLS end to end -----------------------------------------
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tls_source(tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
+    """An https server on loopback with a certificate for feed.partner.test from a CA no
+    one trusts: (port, the TLS handshakes it saw: the server names asked for)."""
+    _ca, cert, key = ca_and_cert(tmp_path, "feed.partner.test")
+    names: list[str] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name or "")  # type: ignore[func-returns-value]
+    httpd = QuietServer(("127.0.0.1", 0), _Quiet)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1], names
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_an_https_source_is_reached_through_a_tunnel_with_tls_end_to_end(
+    tls_source: tuple[int, list[str]],
+) -> None:
+    # The tunnel opens (CONNECT with our proxy credentials) and TLS runs through it to the
+    # source itself: the source's certificate, from an authority this machine does not
+    # trust, is what refuses the request; the proxy saw no request of its own.
+    port, names = tls_source
+    with ForwardProxy() as proxy:
+        proxy.require = "Basic " + base64.b64encode(b"fetcher:right").decode()
+        proxy.hosts["feed.partner.test"] = "127.0.0.1"
+        address = proxy.url.split("://", 1)[1]
+        with (
+            SourceClient(Deadline(10), proxy=f"http://fetcher:right@{address}") as http,
+            pytest.raises(SourceBusy, match="TLS certificate was not accepted") as raised,
+        ):
+            http.request("GET", f"https://feed.partner.test:{port}/x", what="the page")
+    assert [(p.method, p.url) for p in proxy.seen] == [("CONNECT", f"feed.partner.test:{port}")]
+    assert names == ["feed.partner.test"]  # the handshake reached the source, by its name
+    assert "unable to get local issuer certificate" in str(raised.value)
+
+
+def test_a_tunnel_refused_for_credentials_names_the_proxy_setting(
+    tls_source: tuple[int, list[str]],
+) -> None:
+    port, names = tls_source
+    with ForwardProxy() as proxy:
+        proxy.require = "Basic " + base64.b64encode(b"fetcher:right").decode()
+        address = proxy.url.split("://", 1)[1]
+        with (
+            SourceClient(
+                Deadline(10), proxy=f"http://fetcher:wrong@{address}", sleep=lambda _: None
+            ) as http,
+            pytest.raises(SourceRefused) as raised,
+        ):
+            http.request("GET", f"https://feed.partner.test:{port}/x", what="the page")
+    message = str(raised.value)
+    assert "the exchange proxy answered 407 Proxy Authentication Required" in message
+    assert "exchange_proxy_url" in message
+    assert "wrong" not in message
+    assert len(proxy.seen) == 1  # refused at once, not retried
+    assert names == []

@@ -421,6 +421,14 @@ class SourceClient:
         refused is not retried in this run (it does not mend itself in seconds) but stays
         busy, not refused, so queued feedback waits for it to be fixed."""
         self.deadline.check()  # cut short by the run's time limit: not the source
+        if isinstance(exc, httpx.ProxyError):  # the proxy would not open a tunnel (https)
+            answer = "".join(c if c.isprintable() else "?" for c in str(exc)[:80])
+            if answer.startswith("407"):
+                raise SourceRefused(
+                    f"{what}: the exchange proxy answered {answer} to the tunnel request: "
+                    "check the user name and password in exchange_proxy_url"
+                )
+            return f"{what}: the exchange proxy would not open a tunnel to the source ({answer})"
         refused = certificate_refusal(exc)
         if refused is not None:
             raise SourceBusy(

@@ -196,6 +196,14 @@ class Settings(BaseSettings):
         "localhost), but no longer resolves names itself. Empty: direct connections, every "
         "address checked.",
     )
+    exchange_ca_file: Path | None = Field(
+        None,
+        description="A PEM file of certificate authorities that exchange sources' TLS "
+        "certificates may also be signed by, besides the usual public ones: a partner whose "
+        "certificate an internal authority signed (another shieldwall deployment on an "
+        "internal network), or an egress proxy that inspects TLS. Empty: the public "
+        "authorities only.",
+    )
     case_priority_rules: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Review queue priority rules (a list of tables: name, priority, due_hours, "
@@ -567,6 +575,17 @@ class Settings(BaseSettings):
         from shieldwall.integrations.url_fetch import check_proxy_url  # pure module: no cycle
 
         return SecretStr(check_proxy_url(value.get_secret_value()))
+
+    @field_validator("exchange_ca_file", mode="before")
+    @classmethod
+    def _check_ca_file(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # an empty environment variable: not set
+        from shieldwall.integrations.url_fetch import tls_context  # pure module: no cycle
+
+        if isinstance(value, str | Path):
+            tls_context(value)  # refused now, in plain words, rather than at the first fetch
+        return value
 
     @field_validator("contact_policy")
     @classmethod

@@ -6,6 +6,7 @@ status (e.g. 429 with ``Retry-After``, 503), a garbled body, or a body that neve
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -134,19 +135,26 @@ class _Server(ThreadingHTTPServer):
 
 
 class Running:
-    """A fake served on ``127.0.0.1:<port>`` until :meth:`stop` (or the ``with`` ends)."""
+    """A fake served on ``127.0.0.1:<port>`` until :meth:`stop` (or the ``with`` ends);
+    over https with ``tls``."""
 
-    def __init__(self, fake: FakeService, port: int = 0) -> None:
+    def __init__(
+        self, fake: FakeService, port: int = 0, *, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.fake = fake
         self.server = _Server(("127.0.0.1", port), _Handler)
         self.server.fake = fake
+        self.scheme = "http"
+        if tls is not None:  # https: a server-side context holding the certificate
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -36,6 +36,7 @@ from shieldwall.db.engine import Database
 from shieldwall.exchanges import repository, service
 from shieldwall.exchanges.models import Exchange, ExchangeItem
 from shieldwall.exchanges.schemas import FEEDBACK_TYPES, ExchangeType
+from shieldwall.exchanges.sources import source_client
 from shieldwall.integrations.exchanges.base import (
     Deadline,
     SourceBusy,
@@ -233,14 +234,8 @@ def deliver(db: Database, settings: Settings, item: OutboxItem) -> None:
         if source is None or source.exchange_id != exchange.id:
             raise PermanentFailure("the source record is gone; feedback not sent")
         payload["record_id"] = source.record_id
-    http = SourceClient(
-        Deadline(ATTEMPT_SECONDS),
-        allow_private=settings.exchange_allow_private_addresses,
-        max_attempts=1,
-        proxy=settings.exchange_proxy(),
-    )
     try:
-        with http:
+        with source_client(settings, Deadline(ATTEMPT_SECONDS), max_attempts=1) as http:
             if ExchangeType(exchange.type) is ExchangeType.NCMEC:
                 _send_ncmec(exchange, credentials, http, payload)
             elif ExchangeType(exchange.type) is ExchangeType.STOP_NCII:

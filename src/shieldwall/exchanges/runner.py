@@ -49,12 +49,11 @@ from shieldwall.db.engine import Database
 from shieldwall.exchanges import ingest, repository, service
 from shieldwall.exchanges.models import Exchange, ExchangeRun
 from shieldwall.exchanges.schemas import RunOut, RunStatus, RunTrigger
-from shieldwall.exchanges.sources import build_adapter
+from shieldwall.exchanges.sources import build_adapter, source_client
 from shieldwall.integrations.exchanges.base import (
     Deadline,
     Page,
     Rejected,
-    SourceClient,
     SourceError,
     SourceRecord,
     TimeLimitReached,
@@ -368,11 +367,10 @@ class FetchRun:
             checkpoint = dict(exchange.checkpoint or {})
             limit = self.options.time_limit or exchange.time_limit_seconds
         deadline = Deadline(limit, clock=self.options.clock)
-        http = SourceClient(
+        http = source_client(
+            self.settings,
             deadline,
-            allow_private=self.settings.exchange_allow_private_addresses,
             transport=self.options.transport,
-            proxy=self.settings.exchange_proxy(),
             sleep=self.options.sleep,
             on_wait=self._keep_lease,
         )

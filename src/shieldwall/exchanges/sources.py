@@ -7,9 +7,22 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
+from shieldwall.config import Settings
 from shieldwall.exchanges.models import Exchange
 from shieldwall.exchanges.schemas import ExchangeType
-from shieldwall.integrations.exchanges.base import Adapter, SourceClient, SourceRefused
+from shieldwall.integrations.exchanges.base import Adapter, Deadline, SourceClient, SourceRefused
+
+
+def source_client(settings: Settings, deadline: Deadline, **options: Any) -> SourceClient:
+    """The HTTP client for exchange traffic under ``settings`` (private addresses, the
+    egress proxy, extra certificate authorities); ``options`` go to :class:`SourceClient`."""
+    return SourceClient(
+        deadline,
+        allow_private=settings.exchange_allow_private_addresses,
+        proxy=settings.exchange_proxy(),
+        ca_file=settings.exchange_ca_file,
+        **options,
+    )
 
 
 def _need(credentials: dict[str, Any], *names: str) -> list[str]:

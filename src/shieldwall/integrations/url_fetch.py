@@ -26,6 +26,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -67,6 +68,29 @@ def system_resolver(host: str, port: int) -> list[str]:
     except socket.gaierror as exc:
         raise HostUnresolved(f"the host name {host!r} does not resolve ({exc.strerror})") from None
     return sorted({str(info[4][0]) for info in infos})
+
+
+def tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
+    """httpx's TLS context (the public authorities of certifi), also trusting the
+    authorities in ``ca_file`` (PEM) when given. Raises ValueError naming the problem (never
+    quoting the file's content)."""
+    context = httpx.create_ssl_context()
+    if ca_file is None:
+        return context
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except FileNotFoundError:
+        raise ValueError("the certificate authority file does not exist") from None
+    except IsADirectoryError:
+        raise ValueError("the certificate authority file is a folder, not a file") from None
+    except PermissionError:
+        raise ValueError("the certificate authority file cannot be read (permissions)") from None
+    except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            "the certificate authority file holds no PEM certificate that loads "
+            f"({type(exc).__name__})"
+        ) from None
+    return context
 
 
 def check_proxy_url(url: str) -> str:
@@ -188,7 +212,7 @@ class PinnedTransport(httpx.HTTPTransport):
         resolver: Resolver = system_resolver,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        context = ssl_context or httpx.create_ssl_context()
+        context = ssl_context or tls_context()
         super().__init__(verify=context)  # one TLS context (loading CAs costs ~20 ms), shared
         self._pool = httpcore.ConnectionPool(
             ssl_context=context,

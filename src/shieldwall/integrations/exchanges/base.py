@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -39,6 +40,7 @@ from shieldwall.integrations.url_fetch import (
     UrlRefused,
     literal_host_refused,
     system_resolver,
+    tls_context,
 )
 
 USER_AGENT = "shieldwall-exchange/1"
@@ -188,7 +190,8 @@ class SourceClient:
     live on a private or loopback address (a partner on an internal network, a test fake).
     With ``proxy`` (an HTTP proxy's URL) every request goes through that proxy, which
     resolves and connects: a source written as a refused address is still refused, but
-    names are left to the proxy (and its egress rules).
+    names are left to the proxy (and its egress rules). ``ca_file`` (PEM) adds certificate
+    authorities to the public ones that sources' certificates may be signed by.
     """
 
     def __init__(
@@ -206,6 +209,7 @@ class SourceClient:
         on_wait: Callable[[], None] | None = None,
         resolver: Resolver = system_resolver,
         proxy: str | None = None,
+        ca_file: str | Path | None = None,
     ) -> None:
         self.deadline = deadline
         self.proxy = proxy or None
@@ -222,11 +226,19 @@ class SourceClient:
         self._checked_hosts: set[str] = set()
         self.resolver = resolver
         if transport is None:
+            try:
+                context = tls_context(ca_file)
+            except ValueError as exc:  # the operator's to mend; feedback waits for it
+                raise SourceBusy(
+                    f"exchange_ca_file: {exc}; fix the setting; the next run tries again"
+                ) from None
             transport = (
-                httpx.HTTPTransport(proxy=self.proxy, trust_env=False)
+                httpx.HTTPTransport(proxy=self.proxy, verify=context, trust_env=False)
                 if self.proxy
                 # every connection resolves and checks its address itself (DNS rebinding)
-                else PinnedTransport(allow_private=allow_private, resolver=resolver)
+                else PinnedTransport(
+                    allow_private=allow_private, resolver=resolver, ssl_context=context
+                )
             )
         self._client = httpx.Client(
             transport=transport,

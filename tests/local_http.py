@@ -7,6 +7,7 @@ server, so every request is real HTTP without leaving the machine.
 
 from __future__ import annotations
 
+import socket
 from http.server import ThreadingHTTPServer
 
 import httpx
@@ -31,3 +32,13 @@ class ToLocal(httpx.HTTPTransport):
         self.seen.append(str(request.url))
         request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
         return super().handle_request(request)
+
+
+def copy_until_closed(src: socket.socket, dst: socket.socket) -> None:
+    """Copies what ``src`` sends to ``dst`` until ``src`` ends or either socket fails (one
+    direction of a relay; the caller closes or half-closes afterwards)."""
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass

@@ -20,6 +20,7 @@ from shieldwall.core.errors import DatabaseNotMigrated
 from shieldwall.db.engine import Database
 from tests.api.problem_check import assert_problem
 from tests.conftest import PG_URL, KeyFactory, auth, wait_for_index
+from tests.local_http import copy_until_closed
 
 SECRET = "test-secret-key-not-for-production"
 
@@ -198,10 +199,7 @@ class TcpProxy:
 
 def _pump(src: socket.socket, dst: socket.socket) -> None:
     try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
-        pass
+        copy_until_closed(src, dst)
     finally:
         _close(src)
         _close(dst)

@@ -7,6 +7,7 @@ proxy it resolves names itself: :attr:`ForwardProxy.hosts` maps names to address
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import socket
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from tests.local_http import QuietServer
+from tests.local_http import QuietServer, copy_until_closed
 
 _HOP_BY_HOP = {
     "connection",
@@ -109,11 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
-        pass
+    copy_until_closed(src, dst)
     with contextlib.suppress(OSError):
         dst.shutdown(socket.SHUT_WR)
 
@@ -131,6 +128,19 @@ class ForwardProxy(QuietServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def url_as(self, user: str, password: str) -> str:
+        """The proxy's URL with a user name and password in it (as exchange_proxy_url)."""
+        host, port = self.server_address[:2]
+        return f"http://{user}:{password}@{host!s}:{port}"
+
+    def require_login(self, user: str, password: str) -> None:
+        """Answer 407 to any request without this user name and password."""
+        self.require = self.basic(user, password)
+
+    @staticmethod
+    def basic(user: str, password: str) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
     def __enter__(self) -> ForwardProxy:
         self._thread.start()

@@ -22,7 +22,7 @@ from shieldwall.integrations.exchanges.base import (
 from shieldwall.integrations.exchanges.url import UrlListAdapter
 from shieldwall.integrations.url_fetch import PinnedTransport, Resolver
 from tests.exchanges.dns import FlakyDns
-from tests.exchanges.tls import ca_and_cert
+from tests.exchanges.tls import ca_and_cert, https_server
 from tests.local_http import QuietServer
 
 LIST = b"pdq " + b"ab" * 32 + b"\nmd5 " + b"cd" * 16 + b"\n"
@@ -168,19 +168,9 @@ def test_a_name_that_never_resolves_is_busy_in_plain_words(
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """An HTTPS server on loopback whose certificate names feed.partner.test."""
-    ca, cert, key = ca_and_cert(tmp_path, "feed.partner.test")
     _Handler.hosts = []
-    httpd = QuietServer(("127.0.0.1", 0), _Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1], ca
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with https_server(tmp_path, "feed.partner.test", _Handler) as server:
+        yield server.port, server.ca
 
 
 def _client(ca: Path, resolver: Resolver, max_attempts: int = 1) -> SourceClient:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import ssl
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -26,8 +23,7 @@ from shieldwall.integrations.exchanges.base import (
 )
 from tests.exchanges.conftest import STOPNCII_CREDENTIALS, MakeExchange, live_values
 from tests.exchanges.proxy import ForwardProxy
-from tests.exchanges.tls import ca_and_cert
-from tests.local_http import QuietServer
+from tests.exchanges.tls import https_server
 
 T0 = 1_700_000_000
 
@@ -65,16 +61,15 @@ def test_every_request_goes_through_the_proxy_with_its_credentials(
     fake.set_records([record(pdq_for(i), ts=T0 + i) for i in range(12)])
     name = make(make_exchange, url)
     with ForwardProxy() as proxy:
-        address = proxy.url.split("://", 1)[1]
         run = fetch_through(
-            db, settings, name, f"http://fetcher:s3cret@{address}", allow_private=True
+            db, settings, name, proxy.url_as("fetcher", "s3cret"), allow_private=True
         )
     assert run.status == "succeeded", run.error
     assert run.added == 12
     assert len(live_values(db, bank.id)) == 12
     assert len(proxy.seen) == len(fake.requests) == 3
     assert all(p.url.startswith(f"{url}/") for p in proxy.seen)
-    expected = "Basic " + base64.b64encode(b"fetcher:s3cret").decode()
+    expected = ForwardProxy.basic("fetcher", "s3cret")
     assert {p.proxy_authorization for p in proxy.seen} == {expected}
     assert "s3cret" not in (run.error or "")
 
@@ -90,10 +85,9 @@ def test_a_proxy_that_wants_other_credentials_is_named_as_the_one_refusing(
     fake.set_records([record(pdq_for(1), ts=T0)])
     name = make(make_exchange, url)
     with ForwardProxy() as proxy:
-        proxy.require = "Basic " + base64.b64encode(b"fetcher:right").decode()
-        address = proxy.url.split("://", 1)[1]
+        proxy.require_login("fetcher", "right")
         run = fetch_through(
-            db, settings, name, f"http://fetcher:wrong@{address}", allow_private=True
+            db, settings, name, proxy.url_as("fetcher", "wrong"), allow_private=True
         )
     assert run.status == "failed"
     assert "the exchange proxy answered 407 Proxy Authentication Required" in (run.error or "")
@@ -193,22 +187,10 @@ class _Quiet(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def tls_source(tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
-    """An https server on loopback with a certificate for feed.partner.test from a CA no
-    one trusts: (port, the TLS handshakes it saw: the server names asked for)."""
-    _ca, cert, key = ca_and_cert(tmp_path, "feed.partner.test")
-    names: list[str] = []
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    context.sni_callback = lambda _sock, name, _ctx: names.append(name or "")  # type: ignore[func-returns-value]
-    httpd = QuietServer(("127.0.0.1", 0), _Quiet)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1], names
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    """An https server on loopback with a certificate for feed.partner.test from an
+    authority no one trusts: (port, the server names its TLS handshakes asked for)."""
+    with https_server(tmp_path, "feed.partner.test", _Quiet) as server:
+        yield server.port, server.names
 
 
 def test_an_https_source_is_reached_through_a_tunnel_with_tls_end_to_end(
@@ -219,11 +201,10 @@ def test_an_https_source_is_reached_through_a_tunnel_with_tls_end_to_end(
     # trust, is what refuses the request; the proxy saw no request of its own.
     port, names = tls_source
     with ForwardProxy() as proxy:
-        proxy.require = "Basic " + base64.b64encode(b"fetcher:right").decode()
+        proxy.require_login("fetcher", "right")
         proxy.hosts["feed.partner.test"] = "127.0.0.1"
-        address = proxy.url.split("://", 1)[1]
         with (
-            SourceClient(Deadline(10), proxy=f"http://fetcher:right@{address}") as http,
+            SourceClient(Deadline(10), proxy=proxy.url_as("fetcher", "right")) as http,
             pytest.raises(SourceBusy, match="TLS certificate was not accepted") as raised,
         ):
             http.request("GET", f"https://feed.partner.test:{port}/x", what="the page")
@@ -237,11 +218,10 @@ def test_a_tunnel_refused_for_credentials_names_the_proxy_setting(
 ) -> None:
     port, names = tls_source
     with ForwardProxy() as proxy:
-        proxy.require = "Basic " + base64.b64encode(b"fetcher:right").decode()
-        address = proxy.url.split("://", 1)[1]
+        proxy.require_login("fetcher", "right")
         with (
             SourceClient(
-                Deadline(10), proxy=f"http://fetcher:wrong@{address}", sleep=lambda _: None
+                Deadline(10), proxy=proxy.url_as("fetcher", "wrong"), sleep=lambda _: None
             ) as http,
             pytest.raises(SourceRefused) as raised,
         ):

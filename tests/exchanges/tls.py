@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from tests.local_http import QuietServer
 
 
 def ca_and_cert(tmp: Path, host: str) -> tuple[Path, Path, Path]:
@@ -53,3 +61,38 @@ def ca_and_cert(tmp: Path, host: str) -> tuple[Path, Path, Path]:
         )
     )
     return paths
+
+
+@dataclass
+class HttpsServer:
+    port: int
+    #: The authority that signed the server's certificate (PEM), trusted by no one else.
+    ca: Path
+    #: The server names clients asked for in their TLS handshakes (SNI), in order.
+    names: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def https_server(
+    tmp: Path, host: str, handler: type[BaseHTTPRequestHandler]
+) -> Iterator[HttpsServer]:
+    """An https server on loopback, its certificate for ``host`` signed by a throwaway
+    authority (:func:`ca_and_cert`), answering with ``handler``."""
+    ca, cert, key = ca_and_cert(tmp, host)
+    httpd = QuietServer(("127.0.0.1", 0), handler)
+    server = HttpsServer(port=httpd.server_address[1], ca=ca)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def seen(_sock: object, name: str | None, _ctx: object) -> None:
+        server.names.append(name or "")
+
+    context.sni_callback = seen  # type: ignore[assignment]
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -14,6 +14,7 @@ from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_http import FakeService, Reply, Request, Running
 from shieldwall.devtools.fake_stopncii import FakeStopNcii, pdq_for, record
 from shieldwall.exchanges import service
+from shieldwall.integrations.exchanges.base import source_says
 from tests.conftest import auth
 from tests.exchanges.conftest import STOPNCII_CREDENTIALS, Fetch, MakeExchange, live_values
 
@@ -178,3 +179,34 @@ def test_a_body_its_content_encoding_does_not_decode_fails_in_plain_words(
     assert "internal error" not in (run.error or "")
     assert fake.busy == 0  # the 503 with a damaged body was retried on its status
     assert not live_values(db, bank.id)
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            b'{"error": {"type": "OAuthException", "code": 190, "message": "expired"}}',
+            "OAuthException 190 expired",
+        ),
+        (b'{"statusCode": 401, "message": "Access denied"}', "Access denied"),
+        (
+            b'{"type": "/problems/x", "title": "Forbidden", "detail": "no scope"}',
+            "Forbidden no scope",
+        ),
+        (b'{"error": "unauthorised"}', "unauthorised"),
+        (b'{"error": {"code": true, "message": "a\\u0000b\\u202ec\\nd"}}', "a?b?c d"),
+        (b'{"message": "' + b"x" * 5000 + b'"}', "x" * 197 + "..."),
+        (b'{"message": "token sekrit-123456 is bad"}', "token *** is bad"),
+        (b'{"message": 42}', None),
+        (b"[1, 2]", None),
+        (b"<html><body>Access denied</body></html>", None),
+        (b"{" * 50_000, None),
+        (b'{"message": "' + b"y" * 20_000 + b'"}', None),
+        (b'{"a": ' * 1000 + b"1" + b"}" * 1000, None),
+        (b"\xff\xfe{not json", None),
+    ],
+)
+def test_an_error_answer_is_quoted_only_in_its_own_short_printable_words(
+    body: bytes, said: str | None
+) -> None:
+    assert source_says(body, ["sekrit-123456"]) == said

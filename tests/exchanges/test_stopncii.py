@@ -257,8 +257,21 @@ def test_wrong_credentials_are_named(
     )
     run = fetch(name)
     assert run.status == "failed"
-    assert "401" in (run.error or "")
-    assert "credentials" in (run.error or "")
+    # the gateway's own words come along: which key is wrong
+    assert run.error == (
+        "StopNCII FetchHashes: the source answered 401 Unauthorized: check the exchange's "
+        "credentials (it says: Access denied due to invalid subscription key. Make sure to "
+        "provide a valid key for an active subscription.)"
+    )
+    good_subscription = {**STOPNCII_CREDENTIALS, "fetch_function_key": "nope"}
+    bad_function_key = make_exchange(
+        "stopncii-bad-fn", "stop_ncii", {"base_url": url}, credentials=good_subscription
+    )
+    run = fetch(bad_function_key)
+    assert run.error == (
+        "StopNCII FetchHashes: the source answered 401 Unauthorized: check the exchange's "
+        "credentials"
+    )  # a function key refused says nothing more
 
 
 def test_pages_that_never_end_stop_at_the_time_limit(

@@ -27,8 +27,16 @@ class FakeThreatExchange(FakeService):
         self.base = ""
 
     def handle(self, request: Request) -> Reply:
-        if request.query.get("access_token") != TOKEN:
-            return Reply(400, b'{"error": {"message": "Invalid OAuth access token"}}')
+        token = request.query.get("access_token", "")
+        if token != TOKEN:
+            # the Graph API's shape; this one repeats the token it was given
+            error = {
+                "message": f"Invalid OAuth access token - Cannot parse access token {token}",
+                "type": "OAuthException",
+                "code": 190,
+                "fbtrace_id": "AbCdEf",
+            }
+            return Reply(400, json.dumps({"error": error}).encode())
         start = int(request.query.get("after", "0"))
         page = self.updates[start : start + 2]
         body: dict[str, Any] = {"data": page}
@@ -103,11 +111,14 @@ def test_a_bad_token_fails_in_plain_words(
         "te",
         "fb_threatexchange",
         {"privacy_group": 77, "base_url": url},
-        credentials={"access_token": "nope"},
+        credentials={"access_token": "nope-not-a-token"},
     )
     run = fetch(name)
     assert run.status == "failed"
-    assert "400" in (run.error or "")
+    assert run.error == (
+        "ThreatExchange: the source answered 400 Bad Request (it says: OAuthException 190 "
+        "Invalid OAuth access token - Cannot parse access token ***)"
+    )
 
 
 @pytest.mark.parametrize("fault", ["garbage", "deep"])

@@ -129,13 +129,15 @@ class FakeStopNcii(FakeService):
     def handle(self, request: Request) -> Reply:
         key = request.headers.get("ocp-apim-subscription-key")
         function_key = request.headers.get("x-functions-key")
+        if key != SUBSCRIPTION_KEY:  # the gateway's (Azure API Management) answer
+            return Reply(401, _APIM_DENIED, {"Content-Type": "application/json"})
         if request.path.endswith("/FetchHashes") and request.method == "GET":
-            if key != SUBSCRIPTION_KEY or function_key != FETCH_KEY:
-                return Reply(401, b'{"error": "unauthorised"}')
+            if function_key != FETCH_KEY:  # the function's own: no body
+                return Reply(401, b"")
             return self._fetch(request)
         if request.path.endswith("/SubmitFeedback") and request.method == "POST":
-            if key != SUBSCRIPTION_KEY or function_key != FEEDBACK_KEY:
-                return Reply(401, b'{"error": "unauthorised"}')
+            if function_key != FEEDBACK_KEY:
+                return Reply(401, b"")
             with self.lock:
                 if self.feedback_failures:
                     return Reply(self.feedback_failures.pop(0), b'{"error": "try later"}')
@@ -195,6 +197,12 @@ class FakeStopNcii(FakeService):
             "hashRecords": page,
         }
         return _json(body)
+
+
+_APIM_DENIED = (
+    b'{ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make '
+    b'sure to provide a valid key for an active subscription." }'
+)
 
 
 def _ts(r: Any) -> int:

@@ -21,7 +21,7 @@ import email.utils
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -333,7 +333,8 @@ class SourceClient:
                     return reply
                 problem = _answered(what, reply.status)
                 if reply.status != 429 and reply.status < 500:
-                    raise SourceRefused(_refusal(problem, reply.status))
+                    said = source_says(reply.body, _secrets_of(headers, params, auth))
+                    raise SourceRefused(_refusal(problem, reply.status, said))
                 wait = retry_after_seconds(reply.headers.get("retry-after"))
             attempt += 1
             if not retry or attempt >= self.max_attempts:
@@ -541,14 +542,67 @@ def _answered(what: str, status: int) -> str:
     return f"{what}: {who} answered {_status_words(status)}"
 
 
-def _refusal(problem: str, status: int) -> str:
+def _refusal(problem: str, status: int, said: str | None = None) -> str:
+    hint = ""
     if status in (401, 403):
-        return f"{problem}: check the exchange's credentials"
-    if status == 404:
-        return f"{problem}: check the exchange's address and settings"
-    if status == 407:  # from our egress proxy, not the source
-        return f"{problem}: check the user name and password in exchange_proxy_url"
-    return problem
+        hint = ": check the exchange's credentials"
+    elif status == 404:
+        hint = ": check the exchange's address and settings"
+    elif status == 407:  # from our egress proxy, not the source
+        hint = ": check the user name and password in exchange_proxy_url"
+    return f"{problem}{hint}" + (f" (it says: {said})" if said else "")
+
+
+#: Where JSON error answers keep their words: Graph API ``{"error": {"type", "code",
+#: "message"}}``, Azure API Management ``{"statusCode", "message"}``, problem+json
+#: ``{"title", "detail"}`` (another shieldwall deployment), and plain ``{"error": "..."}``.
+_SAID_KEYS = ("message", "Message", "error_description", "title", "detail")
+SAID_CHARS = 200
+
+
+def source_says(body: bytes, secrets: Iterable[str] = ()) -> str | None:
+    """The words of a JSON error answer (at most :data:`SAID_CHARS` printable characters),
+    with ``secrets`` (the request's credentials, should the source echo them) masked; None
+    when the answer is not such JSON (an HTML page says nothing useful here)."""
+    if len(body) > 16_384 or not body.lstrip().startswith(b"{"):
+        return None
+    try:
+        doc = jsondoc.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    words: list[str] = []
+    error = doc.get("error")
+    if isinstance(error, dict):
+        for key in ("type", "code", "message"):
+            value = error.get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                words.append(str(value))
+    elif isinstance(error, str):
+        words.append(error)
+    if not words:
+        words = [v for k in _SAID_KEYS if isinstance(v := doc.get(k), str)][:2]
+    text = " ".join(" ".join(words).split())
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    if len(text) > SAID_CHARS:
+        text = text[: SAID_CHARS - 3] + "..."
+    return text or None
+
+
+def _secrets_of(
+    headers: Mapping[str, str] | None,
+    params: Mapping[str, Any] | None,
+    auth: tuple[str, str] | None,
+) -> list[str]:
+    """The values a request carried that may be credentials (every header and parameter
+    value of some length, and the Basic password): masked wherever a source repeats them."""
+    values = [*(headers or {}).values(), *(str(v) for v in (params or {}).values())]
+    if auth is not None:
+        values.append(auth[1])
+    return sorted({v for v in values if isinstance(v, str) and len(v) >= 6}, key=len, reverse=True)
 
 
 def utc_now() -> datetime:

@@ -12,6 +12,7 @@ import pytest
 from shieldwall.banks.models import Bank
 from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_http import FakeService, Fault, Reply, Request, Running
+from shieldwall.exchanges import service
 from tests.banks.conftest import md5_of, pdq_of
 from tests.exchanges.conftest import Fetch, MakeExchange, live_values
 
@@ -19,7 +20,8 @@ TOKEN = "1234567890|abcdefghijklmnopqrstuvwxyz"
 
 
 class FakeThreatExchange(FakeService):
-    """``/<group>/threat_updates/`` pages of 2, linked by ``paging.next``."""
+    """``/<group>/threat_updates/`` pages of 2, linked by ``paging.next``; updates whose
+    ``last_updated`` is from ``start_time`` to ``stop_time`` (ThreatExchange's clock)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -37,10 +39,14 @@ class FakeThreatExchange(FakeService):
                 "fbtrace_id": "AbCdEf",
             }
             return Reply(400, json.dumps({"error": error}).encode())
+        # as ThreatExchange: updates last changed from start_time to stop_time
+        since = int(request.query.get("start_time") or 0)
+        until = int(request.query.get("stop_time") or 2**62)
+        found = [u for u in self.updates if since <= u["last_updated"] <= until]
         start = int(request.query.get("after", "0"))
-        page = self.updates[start : start + 2]
+        page = found[start : start + 2]
         body: dict[str, Any] = {"data": page}
-        if start + 2 < len(self.updates):
+        if start + 2 < len(found):
             query = {**request.query, "after": str(start + 2)}
             body["paging"] = {"next": f"{self.base}{request.path}?{urlencode(query)}"}
         return Reply(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
@@ -98,7 +104,8 @@ def test_threat_updates_are_fetched_mapped_and_deleted(
         ("video_md5", md5_of(3)),
     }
     assert all(r.path == "/77/threat_updates/" for r in fake.requests)
-    fake.updates = [update(1, "HASH_PDQ", pdq_of(1), delete=True)]
+    # the deletion is an update of its own, newer than those before it
+    fake.updates = [update(1, "HASH_PDQ", pdq_of(1), delete=True, last_updated=1_700_000_100)]
     assert fetch(name).removed == 1
     assert ("pdq", pdq_of(1)) not in live_values(db, bank.id)
 
@@ -191,3 +198,120 @@ def test_a_paging_link_to_another_address_is_not_followed(
     assert "leads away from the exchange's address" in (run.error or ""), run.error
     assert len(fake.requests) == 1
     assert len(live_values(db, bank.id)) == 2  # the first page was applied
+
+
+def te_exchange(make_exchange: MakeExchange, url: str) -> str:
+    return make_exchange(
+        "te",
+        "fb_threatexchange",
+        {"privacy_group": 77, "base_url": url},
+        credentials={"access_token": TOKEN},
+    )
+
+
+T_TE = 1_700_000_000  # "now" on ThreatExchange's clock in these tests
+
+
+def test_progress_follows_threatexchanges_clock_not_ours(
+    te: tuple[FakeThreatExchange, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    # our clock runs an hour ahead of ThreatExchange's; what it records after our first
+    # pass (at its own time, still before ours) must reach the second pass
+    fake, url = te
+    fake.updates = [update(i, "HASH_PDQ", pdq_of(i)) for i in range(3)]
+    name = te_exchange(make_exchange, url)
+    ahead = float(T_TE + 3600)
+    assert fetch(name, wall_clock=lambda: ahead).added == 3
+    fake.updates.append(update(10, "HASH_PDQ", pdq_of(10)))  # last_updated T_TE + 10
+    second = fetch(name, wall_clock=lambda: ahead + 60)
+    assert second.status == "succeeded", second.error
+    assert second.added == 1
+    assert ("pdq", pdq_of(10)) in live_values(db, bank.id)
+    with db.session() as session:
+        checkpoint = service.get_exchange(session, name).checkpoint
+    assert checkpoint == {"since": T_TE + 10, "fetched_at": int(ahead) + 60}
+
+
+def test_a_checkpoint_older_than_threatexchange_keeps_deletions_is_fetched_afresh(
+    te: tuple[FakeThreatExchange, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    # ThreatExchange keeps deletions for 90 days: after a longer pause an update deleted in
+    # between is simply absent, tombstone and all. A pass from the start, as a snapshot,
+    # removes it; an incremental pass could not know.
+    fake, url = te
+    fake.updates = [update(i, "HASH_PDQ", pdq_of(i)) for i in range(3)]
+    name = te_exchange(make_exchange, url)
+    assert fetch(name, wall_clock=lambda: float(T_TE + 100)).added == 3
+    del fake.updates[1]  # deleted, and its tombstone since expired
+
+    soon = fetch(name, wall_clock=lambda: float(T_TE + 86_400))
+    assert soon.status == "succeeded", soon.error
+    assert ("pdq", pdq_of(1)) in live_values(db, bank.id)  # an incremental pass: kept
+    assert "start_time" in fake.requests[-1].query
+
+    later = fetch(name, wall_clock=lambda: float(T_TE + 87 * 86_400))
+    assert later.status == "succeeded", later.error
+    assert later.removed == 1
+    assert set(live_values(db, bank.id)) == {("pdq", pdq_of(0)), ("pdq", pdq_of(2))}
+    assert "start_time" not in fake.requests[-1].query  # from the start
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1, 2]",
+        b'{"data": [], "paging": "next"}',
+        b'{"paging": {"next": 5}}',
+    ],
+)
+def test_a_page_of_the_wrong_shape_fails_in_plain_words(
+    te: tuple[FakeThreatExchange, str], make_exchange: MakeExchange, fetch: Fetch, body: bytes
+) -> None:
+    fake, url = te
+    fake.handle = lambda request: Reply(200, body, {"Content-Type": "application/json"})  # type: ignore[method-assign]
+    run = fetch(te_exchange(make_exchange, url))
+    assert run.status == "failed"
+    assert "a ThreatExchange page" in (run.error or "")
+    assert "internal error" not in (run.error or "")
+
+
+def test_a_page_whose_data_is_not_a_list_is_skipped_and_the_pass_goes_on(
+    te: tuple[FakeThreatExchange, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    fake, url = te
+    fake.updates = [update(i, "HASH_PDQ", pdq_of(i)) for i in range(4)]  # two pages
+    real = fake.handle
+
+    def first_page_mangled(request: Request) -> Reply:
+        reply = real(request)
+        if "after" not in request.query:
+            body = json.loads(reply.body)
+            body["data"] = {"not": "a list"}
+            return Reply(200, json.dumps(body).encode(), reply.headers)
+        return reply
+
+    name = te_exchange(make_exchange, url)
+    assert fetch(name, wall_clock=lambda: float(T_TE + 100)).added == 4
+    fake.handle = first_page_mangled  # type: ignore[method-assign]
+    # long after: a pass from the start (a snapshot) whose first page is unreadable
+    run = fetch(name, wall_clock=lambda: float(T_TE + 100 * 86_400))
+    assert run.status == "succeeded", run.error
+    assert (run.quarantined, run.removed) == (1, 0)  # nothing removed for what went unread
+    assert len(live_values(db, bank.id)) == 4
+    with db.session() as session:
+        assert service.get_exchange(session, name).checkpoint == {
+            "since": T_TE + 3,
+            "fetched_at": T_TE + 100 * 86_400,
+        }

@@ -8,8 +8,18 @@ and then not used, so a 429 fails the fetch). Ours goes through
 :class:`~shieldwall.integrations.exchanges.base.SourceClient`.
 
 Paging links carry the access token, so they are never stored: the checkpoint is
-``{"since": <unix time>}``, moved only when a pass over the updates completes; a pass cut
-short by the time limit is fetched again (idempotently) at the next run.
+``{"since": <unix time>, "fetched_at": <unix time>}``, moved only when a pass over the
+updates completes; a pass cut short by the time limit is fetched again (idempotently) at
+the next run.
+
+* ``since`` is the newest ``last_updated`` the pass saw (ThreatExchange's clock, as pytx
+  keeps it), not our clock: a server whose clock runs ahead would otherwise ask from a time
+  ThreatExchange has not reached, and miss what it records in between.
+* ThreatExchange keeps deletions for 90 days. A checkpoint whose last complete pass is older
+  than :data:`STALE_SECONDS` (pytx: 85 days) is not resumed: the whole privacy group is
+  fetched again from the start, as a snapshot, and what that complete pass did not list is
+  removed from the bank (pytx clears its store first; the bank is never emptied here). A
+  first pass (no ``since``) is a snapshot too.
 """
 
 from __future__ import annotations
@@ -30,7 +40,11 @@ from shieldwall.integrations.exchanges.base import (
     SourceRefused,
     loads_json,
     same_origin,
+    utc_now,
 )
+
+#: How old a checkpoint's last complete pass may be before the next pass starts afresh.
+STALE_SECONDS = 85 * 24 * 3600
 
 #: ThreatExchange indicator types -> shieldwall signal types.
 INDICATOR_TYPES = {"HASH_PDQ": "pdq", "HASH_VIDEO_MD5": "video_md5", "HASH_MD5": "md5"}
@@ -51,7 +65,14 @@ class ThreatExchangeClient(ThreatExchangeAPI):
     ) -> Any:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         reply = self._http.request("GET", url, params=query or None, what="ThreatExchange")
-        return loads_json(reply.body, "a ThreatExchange page", object_hook=json_obj_hook)
+        page = loads_json(reply.body, "a ThreatExchange page", object_hook=json_obj_hook)
+        # pytx's cursor reads page.get("paging", {}).get("next") and page.get("data")
+        if not isinstance(page, dict):
+            raise SourceMalformed("a ThreatExchange page is not a JSON object")
+        paging = page.get("paging", {})
+        if not isinstance(paging, dict) or not isinstance(paging.get("next", ""), str):
+            raise SourceMalformed("a ThreatExchange page's paging is not an object with a link")
+        return page
 
 
 def parse_update(raw: Any, position: int) -> SourceRecord | Rejected | None:
@@ -93,8 +114,14 @@ class ThreatExchangeAdapter:
         self.clock = clock
 
     def pages(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
-        since = int((checkpoint or {}).get("since", 0))
+        cp = dict(checkpoint or {})
+        since = int(cp.get("since", 0))
         until = int(self.clock())
+        # older checkpoints held our own clock's time of the pass in "since"
+        if since and until - int(cp.get("fetched_at", since)) > STALE_SECONDS:
+            since = 0  # deletions since then may be gone: fetch everything again
+        snapshot = None if since else utc_now()  # the clock items' last_seen is kept in
+        newest = since
         cursor = self.client.get_threat_updates(
             self.privacy_group,
             start_time=since or None,
@@ -117,7 +144,14 @@ class ThreatExchangeAdapter:
             seen.add(link)
             data = cursor.next()  # type: ignore[no-untyped-call]
             page = Page()
-            for position, raw in enumerate(data or [], 1):
+            if not isinstance(data, list):  # one page is lost, not the fetch: go on
+                page.rejected.append(
+                    Rejected(f"page {len(seen)}", "the page's data is not a list; page skipped")
+                )
+                data = []
+                snapshot = None  # a pass with a page missing cannot tell what is gone
+            for position, raw in enumerate(data, 1):
+                newest = max(newest, _updated(raw, until))
                 parsed = parse_update(raw, position)
                 if parsed is None:
                     page.skipped += 1
@@ -126,5 +160,18 @@ class ThreatExchangeAdapter:
                 else:
                     page.records.append(parsed)
             if cursor.done:
-                page.checkpoint = {"since": until}
+                page.checkpoint = {"since": newest, "fetched_at": until}
+                page.sweep_before = snapshot
             yield page
+
+
+def _updated(raw: Any, until: int) -> int:
+    """An update's ``last_updated`` (ThreatExchange's clock), never past ``until`` (a time in
+    the future would make the next pass skip what comes before it); 0 when absent."""
+    value = raw.get("last_updated") if isinstance(raw, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return 0
+    try:
+        return min(int(value), until)
+    except ValueError:
+        return 0

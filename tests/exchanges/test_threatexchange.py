@@ -173,8 +173,9 @@ def test_a_paging_link_to_another_address_is_not_followed(
     bank: Bank,
     elsewhere: str,
 ) -> None:
-    """pytx sends the first request's parameters, the access token among them, with every
-    paging link: a link that leads away from the exchange's address must not be followed."""
+    """pytx requests whatever paging link the server sends, and the Graph API's links carry
+    the access token in their query (the fake's too): a link that leads away from the
+    exchange's address must not be followed."""
     fake, url = te
     fake.updates = [update(i, "HASH_PDQ", pdq_of(i)) for i in range(4)]
     other = FakeThreatExchange()

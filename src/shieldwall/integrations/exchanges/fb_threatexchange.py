@@ -133,8 +133,8 @@ class ThreatExchangeAdapter:
         while not cursor.done:
             link = cursor.next_url
             if not same_origin(link, self.client.base_url):
-                # pytx sends the first request's parameters (the access token among them)
-                # with every paging link
+                # pytx requests whatever link the server sends, and the Graph API's
+                # links carry the access token in their query
                 raise SourceRefused(
                     "ThreatExchange sent a paging link that leads away from the exchange's "
                     "address; not followed (requests carry the access token)"

@@ -469,3 +469,22 @@ def test_a_page_in_the_documented_shape_is_read_whole() -> None:
     # only the entries' own member counts for the member filter
     records, _, skipped = parse_entries(parse_xml(DOCUMENTED_PAGE.encode()), frozenset({7, 8}))
     assert (records, skipped) == ([], 4)
+
+
+def test_an_entry_stamped_behind_our_clock_is_still_read_by_the_next_pass(
+    ncmec: Ncmec, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    # NCMEC's clock runs two minutes behind ours: an entry it records just after our pass
+    # carries a time that pass had already gone past. The next pass starts a little
+    # earlier than the last one ended, and reads it.
+    fake, url = ncmec
+    fake.add(*(image(i) for i in range(3)))
+    name = make(make_exchange, url)
+    ours = T0 + 1000
+    assert fetch(name, wall_clock=lambda: ours).added == 6
+    fake.add(image(7, ts=ours - 120 + 10))  # its "now", a moment after our pass
+    run = fetch(name, wall_clock=lambda: ours + 60)
+    assert run.status == "succeeded", run.error
+    assert run.added == 2
+    assert ("pdq", pdq_for(7)) in live_values(db, bank.id)
+    assert fake.windows[-1][0] == ours - 5 - 600  # where the last pass ended, less 10 min

@@ -15,6 +15,7 @@ from shieldwall.devtools.fake_http import Fault
 from shieldwall.devtools.fake_stopncii import FakeStopNcii, pdq_for, record
 from shieldwall.exchanges import repository, service
 from shieldwall.exchanges.models import Exchange
+from shieldwall.integrations.exchanges.base import LOOKBACK_SECONDS
 from tests.exchanges.conftest import (
     STOPNCII_CREDENTIALS,
     Fetch,
@@ -61,10 +62,13 @@ def test_a_full_fetch_brings_every_hash_with_provenance(
         assert entry.added_by == f"exchange:{exchange.id}"
         assert entry.source_record_id == f"ImagePDQ:{entry.value}"
         assert exchange.checkpoint == {"start": 1_700_000_024}
-    # caught up: a second run asks from the checkpoint and changes nothing
+    # caught up: a second run asks from the checkpoint, less the look-back (records it
+    # reads again change nothing), and keeps the checkpoint where it was
     again = fetch(name)
     assert (again.status, again.added, again.removed) == ("succeeded", 0, 0)
-    assert fake.requests[-1].query["startTimestamp"] == "1700000024"
+    assert fake.requests[-1].query["startTimestamp"] == str(1_700_000_024 - LOOKBACK_SECONDS)
+    with db.session() as session:
+        assert service.get_exchange(session, name).checkpoint == {"start": 1_700_000_024}
 
 
 def test_withdrawn_and_deleted_hashes_leave_the_bank(
@@ -400,3 +404,21 @@ def test_records_in_the_shapes_stopncii_sends_are_all_used(
     assert run.status == "succeeded", run.error
     assert (run.added, run.quarantined, run.skipped) == (3, 0, 0)
     assert set(live_values(db, bank.id)) == {("pdq", pdq_for(i)) for i in (1, 2, 3)}
+
+
+def test_a_record_that_shows_up_behind_the_checkpoint_is_read_by_the_next_pass(
+    stopncii: Stop, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
+) -> None:
+    # StopNCII lists by lastModtimestamp; a record that becomes visible after the pass that
+    # went past its timestamp (written late, or stamped by a lagging server) is read by the
+    # next pass, which starts LOOKBACK_SECONDS earlier
+    fake, url = stopncii
+    fake.set_records([record(pdq_for(i), ts=1_700_000_000 + 100 * i) for i in range(5)])
+    name = make_exchange("late", "stop_ncii", {"base_url": url}, credentials=STOPNCII_CREDENTIALS)
+    assert fetch(name).added == 5
+    fake.upsert(record(pdq_for(9), ts=1_700_000_400 - 30))
+    run = fetch(name)
+    assert (run.status, run.added) == ("succeeded", 1), run.error
+    assert ("pdq", pdq_for(9)) in live_values(db, bank.id)
+    with db.session() as session:
+        assert service.get_exchange(session, name).checkpoint == {"start": 1_700_000_400}

@@ -316,3 +316,20 @@ def test_a_page_whose_data_is_not_a_list_is_skipped_and_the_pass_goes_on(
             "since": T_TE + 3,
             "fetched_at": T_TE + 100 * 86_400,
         }
+
+
+def test_an_update_that_shows_up_behind_the_checkpoint_is_read_by_the_next_pass(
+    te: tuple[FakeThreatExchange, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    fake, url = te
+    fake.updates = [update(i, "HASH_PDQ", pdq_of(i)) for i in (0, 1, 50)]
+    name = te_exchange(make_exchange, url)
+    assert fetch(name, wall_clock=lambda: float(T_TE + 100)).added == 3
+    fake.updates.append(update(20, "HASH_PDQ", pdq_of(20)))  # visible only now, stamped +20
+    run = fetch(name, wall_clock=lambda: float(T_TE + 200))
+    assert (run.status, run.added) == ("succeeded", 1), run.error
+    assert ("pdq", pdq_of(20)) in live_values(db, bank.id)

@@ -134,6 +134,14 @@ class Deadline:
             )
 
 
+#: A new pass over a source read by time (NCMEC, StopNCII, ThreatExchange) starts this far
+#: before where the last one ended and reads that stretch again (applying a record twice
+#: changes nothing): a record stamped with a time the last pass had already gone past (the
+#: source's clock behind ours, or a record that became visible after its timestamp) is
+#: still read. pytx moves on from exactly where it stopped.
+LOOKBACK_SECONDS = 600
+
+
 @dataclass
 class HttpReply:
     status: int

@@ -32,6 +32,7 @@ from threatexchange.exchanges.clients.fb_threatexchange.api import ThreatExchang
 from threatexchange.exchanges.clients.fb_threatexchange.threat_updates import ThreatUpdateJSON
 
 from shieldwall.integrations.exchanges.base import (
+    LOOKBACK_SECONDS,
     Page,
     Rejected,
     SourceClient,
@@ -124,7 +125,8 @@ class ThreatExchangeAdapter:
         newest = since
         cursor = self.client.get_threat_updates(
             self.privacy_group,
-            start_time=since or None,
+            # read the last stretch of the previous pass again (see LOOKBACK_SECONDS)
+            start_time=max(1, since - LOOKBACK_SECONDS) if since else None,
             stop_time=until,
             types=tuple(INDICATOR_TYPES),
             page_size=PAGE_SIZE,

@@ -33,6 +33,7 @@ from typing import Any
 from threatexchange.exchanges.clients.ncmec import hash_api
 
 from shieldwall.integrations.exchanges.base import (
+    LOOKBACK_SECONDS,
     Page,
     Rejected,
     SourceClient,
@@ -341,6 +342,8 @@ class NcmecAdapter:
             end = int(cp["to"])
             yield from self._window(start, end, str(cp["next"]))
             start = end
+        elif "from" in cp:  # a new pass: read the last stretch of the previous one again
+            start = max(self.start_time, start - LOOKBACK_SECONDS)
         if self.window_seconds:
             while start < horizon:
                 end = min(horizon, start + self.window_seconds)

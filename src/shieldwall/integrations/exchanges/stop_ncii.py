@@ -28,6 +28,7 @@ from threatexchange.exchanges.clients.stopncii import api
 
 from shieldwall.core import jsondoc
 from shieldwall.integrations.exchanges.base import (
+    LOOKBACK_SECONDS,
     Page,
     Rejected,
     SourceClient,
@@ -170,9 +171,12 @@ class StopNciiAdapter:
     def pages(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
         cp = dict(checkpoint or {})
         start = int(cp.get("start", self.start_timestamp))
+        resume_from = start  # the checkpoint never moves back, whatever the pass sees
         token: str | None = None
         if cp.get("token") and self.clock() - float(cp.get("token_at", 0)) < TOKEN_SECONDS:
             token = str(cp["token"])
+        elif "start" in cp:  # a new pass: read the last stretch of the previous one again
+            start = max(self.start_timestamp, start - LOOKBACK_SECONDS)
         seen: set[str] = set()
         restarted = False
         while True:
@@ -187,13 +191,15 @@ class StopNciiAdapter:
                 # an expired cursor: start the pass again, once (nothing is skipped)
                 token, restarted = None, True
                 continue
-            page, token, more = self._page(body, start, seen, _opaque((start, token)))
+            page, token, more = self._page(
+                body, start, seen, _opaque((start, token)), resume_from=resume_from
+            )
             yield page
             if not more:
                 return
 
     def _page(
-        self, body: Any, start: int, seen: set[str], page_ref: str
+        self, body: Any, start: int, seen: set[str], page_ref: str, *, resume_from: int
     ) -> tuple[Page, str | None, bool]:
         if not isinstance(body, dict):
             raise SourceMalformed("a StopNCII page is not a JSON object")
@@ -235,5 +241,5 @@ class StopNciiAdapter:
             return page, token, True
         if isinstance(next_set, bool) or not isinstance(next_set, int):
             next_set = start
-        page.checkpoint = {"start": max(start, next_set)}
+        page.checkpoint = {"start": max(start, resume_from, next_set)}
         return page, None, False

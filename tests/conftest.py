@@ -7,6 +7,7 @@ then starts from emptied tables (CI does this, see .ci/run).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -70,6 +71,19 @@ def reset_postgres(url: str, *, schema: bool) -> None:
             ), {"g": "0" * 64})
             conn.execute(text("INSERT INTO bank_change_head (id, seq) VALUES (1, 0)"))
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Commands under test may set up logging (``jobs run``, ``serve``): to INFO, on the
+    stderr of the moment. That must not outlast the test, or the next command's output
+    (stdout and stderr together, as CliRunner keeps them) carries log lines."""
+    root = logging.getLogger("shieldwall")
+    saved = (root.handlers[:], root.level, root.propagate)
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    root.propagate = saved[2]
 
 
 @pytest.fixture(scope="session")

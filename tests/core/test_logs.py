@@ -1,27 +1,19 @@
-"""Log set-up: key=value lines, written to the stderr of the moment."""
+"""Log set-up: key=value lines, written to the stderr of the moment. (The logger is put back
+after each test by ``tests/conftest.py``.)"""
 
 from __future__ import annotations
 
 import io
 import logging
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from shieldwall.logs import configure_logging
 
 
-@pytest.fixture
-def restored() -> Iterator[None]:
-    root = logging.getLogger("shieldwall")
-    saved = (root.handlers[:], root.level, root.propagate)
-    yield
-    root.handlers[:], root.level, root.propagate = saved[0], saved[1], saved[2]
-
-
 def test_records_go_to_the_stderr_of_the_moment_not_the_one_at_set_up(
-    restored: None, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A server thread that outlives a swapped and closed stderr (a test's capture, a
     daemon's redirect) must still log, not fail with "I/O operation on closed file"."""
@@ -37,7 +29,7 @@ def test_records_go_to_the_stderr_of_the_moment_not_the_one_at_set_up(
     assert "INFO shieldwall.test http.request request_id=r-1" in line
 
 
-def test_the_level_filters_records(restored: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_level_filters_records(monkeypatch: pytest.MonkeyPatch) -> None:
     out = io.StringIO()
     monkeypatch.setattr(sys, "stderr", out)
     configure_logging("warning")

@@ -13,6 +13,7 @@ from shieldwall.banks.models import Bank
 from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_http import FakeService, Fault, Reply, Request, Running
 from shieldwall.exchanges import service
+from shieldwall.integrations.exchanges.base import LOOKBACK_SECONDS
 from tests.banks.conftest import md5_of, pdq_of
 from tests.exchanges.conftest import Fetch, MakeExchange, live_values
 
@@ -333,3 +334,71 @@ def test_an_update_that_shows_up_behind_the_checkpoint_is_read_by_the_next_pass(
     run = fetch(name, wall_clock=lambda: float(T_TE + 200))
     assert (run.status, run.added) == ("succeeded", 1), run.error
     assert ("pdq", pdq_of(20)) in live_values(db, bank.id)
+
+
+def failing_after(fake: FakeThreatExchange, pages: int) -> None:
+    """The fake answers ``pages`` requests, then 403s (a run cut short after them)."""
+    real, served = fake.handle, [0]
+
+    def handle(request: Request) -> Reply:
+        served[0] += 1
+        return real(request) if served[0] <= pages else Reply(403, b"{}")
+
+    fake.handle = handle  # type: ignore[method-assign]
+
+
+def test_a_pass_cut_short_resumes_where_it_stopped(
+    te: tuple[FakeThreatExchange, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    # updates come in last_updated order, two a page: progress is kept page by page
+    fake, url = te
+    fake.updates = [update(100 * i, "HASH_PDQ", pdq_of(i)) for i in range(6)]
+    name = te_exchange(make_exchange, url)
+    failing_after(fake, 2)
+    cut = fetch(name, wall_clock=lambda: float(T_TE + 10_000))
+    assert (cut.status, cut.added) == ("failed", 4)
+    with db.session() as session:
+        checkpoint = service.get_exchange(session, name).checkpoint
+    assert checkpoint is not None
+    assert checkpoint["since"] == T_TE + 300  # the newest of the pages applied
+    assert checkpoint["snapshot_at"] == T_TE + 10_000  # a first pass is a snapshot
+    del fake.handle  # answers again
+    before = len(fake.requests)
+    rest = fetch(name, wall_clock=lambda: float(T_TE + 10_100))
+    assert (rest.status, rest.added) == ("succeeded", 2), rest.error
+    assert fake.requests[before].query["start_time"] == str(T_TE + 300 - LOOKBACK_SECONDS)
+    assert len(live_values(db, bank.id)) == 6
+
+
+def test_a_snapshot_pass_cut_short_sweeps_by_the_time_it_began(
+    te: tuple[FakeThreatExchange, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    fake, url = te
+    fake.updates = [update(100 * i, "HASH_PDQ", pdq_of(i)) for i in range(6)]
+    name = te_exchange(make_exchange, url)
+    assert fetch(name, wall_clock=lambda: float(T_TE + 1_000)).added == 6
+    del fake.updates[5]  # gone, tombstone expired
+    stale = float(T_TE + 100 * 86_400)
+    failing_after(fake, 1)  # the snapshot pass stops after its first page
+    assert fetch(name, wall_clock=lambda: stale).status == "failed"
+    with db.session() as session:
+        checkpoint = service.get_exchange(session, name).checkpoint or {}
+    assert "snapshot" in checkpoint
+    del fake.handle  # answers again
+    done = fetch(name, wall_clock=lambda: stale + 3600)
+    assert (done.status, done.removed) == ("succeeded", 1), done.error
+    # the first page's updates, seen by the first run of the pass, are kept
+    assert {v for _, v in live_values(db, bank.id)} == {pdq_of(i) for i in range(5)}
+    with db.session() as session:
+        assert service.get_exchange(session, name).checkpoint == {
+            "since": T_TE + 400,
+            "fetched_at": int(stale) + 3600,
+        }

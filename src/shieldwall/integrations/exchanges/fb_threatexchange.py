@@ -7,10 +7,12 @@ pytx's ``get_json_from_url`` calls ``requests.get`` directly (its retrying sessi
 and then not used, so a 429 fails the fetch). Ours goes through
 :class:`~shieldwall.integrations.exchanges.base.SourceClient`.
 
-Paging links carry the access token, so they are never stored: the checkpoint is
-``{"since": <unix time>, "fetched_at": <unix time>}``, moved only when a pass over the
-updates completes; a pass cut short by the time limit is fetched again (idempotently) at
-the next run.
+Paging links carry the access token, so they are never stored. ThreatExchange returns
+updates in ``last_updated`` order ("you can save this time to resume fetching from where
+you left off", its documentation says), so every page's checkpoint is
+``{"since": <the newest last_updated so far>}``: a pass cut short by the time limit resumes
+there. A complete pass adds ``"fetched_at": <our time>``; a snapshot pass under way keeps
+``"snapshot"`` (when it began, for the sweep) and ``"snapshot_at"``.
 
 * ``since`` is the newest ``last_updated`` the pass saw (ThreatExchange's clock, as pytx
   keeps it), not our clock: a server whose clock runs ahead would otherwise ask from a time
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from threatexchange.exchanges.clients.fb_threatexchange.api import ThreatExchangeAPI
@@ -118,11 +121,23 @@ class ThreatExchangeAdapter:
         cp = dict(checkpoint or {})
         since = int(cp.get("since", 0))
         until = int(self.clock())
-        # older checkpoints held our own clock's time of the pass in "since"
-        if since and until - int(cp.get("fetched_at", since)) > STALE_SECONDS:
+        snapshot: datetime | None = None
+        begun = int(cp.get("snapshot_at", 0))
+        if cp.get("snapshot") and until - begun <= STALE_SECONDS:
+            # a snapshot pass cut short: carry on, and sweep by the time it began
+            snapshot = datetime.fromisoformat(str(cp["snapshot"]))
+        elif cp.get("snapshot"):
+            since = 0  # begun too long ago to trust what it saw: begin again
+        elif since and until - int(cp.get("fetched_at", since)) > STALE_SECONDS:
+            # (older checkpoints held our own clock's time of the pass in "since")
             since = 0  # deletions since then may be gone: fetch everything again
-        snapshot = None if since else utc_now()  # the clock items' last_seen is kept in
+        if not since:
+            snapshot, begun = utc_now(), until  # utc_now: the clock of items' last_seen
         newest = since
+        # what a page's checkpoint keeps besides "since" while the pass is under way
+        carried = {k: cp[k] for k in ("fetched_at",) if k in cp}
+        if snapshot is not None:
+            carried |= {"snapshot": snapshot.isoformat(), "snapshot_at": begun}
         cursor = self.client.get_threat_updates(
             self.privacy_group,
             # read the last stretch of the previous pass again (see LOOKBACK_SECONDS)
@@ -152,6 +167,7 @@ class ThreatExchangeAdapter:
                 )
                 data = []
                 snapshot = None  # a pass with a page missing cannot tell what is gone
+                carried.pop("snapshot", None)
             for position, raw in enumerate(data, 1):
                 newest = max(newest, _updated(raw, until))
                 parsed = parse_update(raw, position)
@@ -164,6 +180,8 @@ class ThreatExchangeAdapter:
             if cursor.done:
                 page.checkpoint = {"since": newest, "fetched_at": until}
                 page.sweep_before = snapshot
+            else:  # updates come in last_updated order: a cut-short pass resumes here
+                page.checkpoint = {"since": newest, **carried}
             yield page
 
 

@@ -402,3 +402,40 @@ def test_a_snapshot_pass_cut_short_sweeps_by_the_time_it_began(
             "since": T_TE + 400,
             "fetched_at": int(stale) + 3600,
         }
+
+
+def test_a_first_pass_over_old_updates_that_lost_a_page_resumes_not_restarts(
+    te: tuple[FakeThreatExchange, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    # updates last changed long ago (ThreatExchange's clock); a first pass whose first page
+    # is unreadable is no snapshot any more, and is cut short after its second page: the
+    # next run resumes from the newest update seen, it does not take that old time for an
+    # old pass and start again
+    fake, url = te
+    fake.updates = [update(100 * i, "HASH_PDQ", pdq_of(i)) for i in range(6)]
+    name = te_exchange(make_exchange, url)
+    real = fake.handle
+    served = [0]
+
+    def mangled_then_cut(request: Request) -> Reply:
+        served[0] += 1
+        if served[0] == 1:
+            reply = real(request)
+            body = json.loads(reply.body)
+            body["data"] = "not a list"
+            return Reply(200, json.dumps(body).encode(), reply.headers)
+        return real(request) if served[0] == 2 else Reply(403, b"{}")
+
+    fake.handle = mangled_then_cut  # type: ignore[method-assign]
+    now = float(T_TE + 200 * 86_400)
+    cut = fetch(name, wall_clock=lambda: now)
+    assert (cut.status, cut.added, cut.quarantined) == ("failed", 2, 1)
+    del fake.handle
+    before = len(fake.requests)
+    rest = fetch(name, wall_clock=lambda: now + 60)
+    assert rest.status == "succeeded", rest.error
+    assert fake.requests[before].query["start_time"] == str(T_TE + 300 - LOOKBACK_SECONDS)

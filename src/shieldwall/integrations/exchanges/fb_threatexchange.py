@@ -128,8 +128,9 @@ class ThreatExchangeAdapter:
             snapshot = datetime.fromisoformat(str(cp["snapshot"]))
         elif cp.get("snapshot"):
             since = 0  # begun too long ago to trust what it saw: begin again
-        elif since and until - int(cp.get("fetched_at", since)) > STALE_SECONDS:
-            # (older checkpoints held our own clock's time of the pass in "since")
+        elif since and until - int(cp.get("fetched_at", begun or since)) > STALE_SECONDS:
+            # (the last complete pass; else when this one began; older checkpoints held our
+            # own clock's time of the pass in "since")
             since = 0  # deletions since then may be gone: fetch everything again
         if not since:
             snapshot, begun = utc_now(), until  # utc_now: the clock of items' last_seen

@@ -36,7 +36,7 @@ from shieldwall.core.errors import InvalidInput
 from shieldwall.core.signals import SignalType, normalise
 from shieldwall.exchanges import repository
 from shieldwall.exchanges.models import Exchange
-from shieldwall.integrations.exchanges.base import Rejected, SourceRecord
+from shieldwall.integrations.exchanges.base import Rejected, SourceRecord, printable
 
 _LABEL = re.compile(LABEL_PATTERN)
 #: Most quarantine rows kept per exchange; beyond it bad records are only counted.
@@ -338,18 +338,6 @@ def _change(
     item_id: int, labels: list[str], now: datetime, *, gone: datetime | None
 ) -> dict[str, Any]:
     return {"item_id": item_id, "new_labels": labels, "seen": now, "gone": gone}
-
-
-def printable(text: str) -> str:
-    """``text`` with anything unprintable (NUL, control and format characters, lone
-    surrogates) replaced, so a hostile source cannot make a row unstorable."""
-    if text.isprintable():
-        try:
-            text.encode("utf-8")
-            return text
-        except UnicodeEncodeError:
-            pass
-    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in text)
 
 
 def quarantine(

@@ -181,6 +181,22 @@ def certificate_refusal(exc: BaseException) -> str | None:
     return None
 
 
+def printable(text: str) -> str:
+    """``text`` with anything unprintable (NUL, control and format characters, lone
+    surrogates) replaced, so a hostile source cannot make a row or a message unstorable."""
+    if text.isprintable():
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in text)
+
+
+#: What to mend when our egress proxy refuses us (407), to a request or to a tunnel.
+_PROXY_LOGIN = "check the user name and password in exchange_proxy_url"
+
+
 def _status_words(status: int) -> str:
     try:
         phrase = httpx.codes.get_reason_phrase(status)
@@ -330,12 +346,10 @@ class SourceClient:
                     content=content,
                     json=json,
                 )
-            except HostUnresolved as exc:  # often passing (a resolver timeout): retried
-                problem = f"{what}: {exc.message}"
+            except (HostUnresolved, httpx.TransportError) as exc:
+                problem = self._network_problem(what, exc)
             except InvalidInput as exc:  # the address it resolves to now is refused
                 raise SourceRefused(f"the source address is refused: {exc.message}") from None
-            except httpx.TransportError as exc:
-                problem = self._network_problem(what, exc)
             else:
                 if ok(reply.status):
                     return reply
@@ -385,12 +399,10 @@ class SourceClient:
                     if status != 429 and status < 500:
                         raise SourceRefused(_refusal(problem, status))
                     wait = retry_after_seconds(response.headers.get("retry-after"))
-            except HostUnresolved as exc:  # often passing (a resolver timeout): retried
-                problem = f"{what}: {exc.message}"
+            except (HostUnresolved, httpx.TransportError) as exc:
+                problem = self._network_problem(what, exc)
             except InvalidInput as exc:  # the address it resolves to now is refused
                 raise SourceRefused(f"the source address is refused: {exc.message}") from None
-            except httpx.TransportError as exc:
-                problem = self._network_problem(what, exc)
             attempt += 1
             if attempt >= self.max_attempts:
                 raise SourceBusy(f"{problem} ({attempt} attempt(s)); the next run tries again")
@@ -437,17 +449,20 @@ class SourceClient:
         if pending:
             yield bytes(pending).rstrip(b"\r")
 
-    def _network_problem(self, what: str, exc: httpx.TransportError) -> str:
-        """The words for a failed connection, to be retried; a certificate that TLS
-        refused is not retried in this run (it does not mend itself in seconds) but stays
-        busy, not refused, so queued feedback waits for it to be fixed."""
+    def _network_problem(self, what: str, exc: HostUnresolved | httpx.TransportError) -> str:
+        """The words for a failed connection, to be retried (a name that does not resolve
+        is often passing: a resolver timeout); a certificate that TLS refused is not
+        retried in this run (it does not mend itself in seconds) but stays busy, not
+        refused, so queued feedback waits for it to be fixed."""
         self.deadline.check()  # cut short by the run's time limit: not the source
+        if isinstance(exc, HostUnresolved):
+            return f"{what}: {exc.message}"
         if isinstance(exc, httpx.ProxyError):  # the proxy would not open a tunnel (https)
-            answer = "".join(c if c.isprintable() else "?" for c in str(exc)[:80])
+            answer = printable(str(exc)[:80])
             if answer.startswith("407"):
                 raise SourceRefused(
                     f"{what}: the exchange proxy answered {answer} to the tunnel request: "
-                    "check the user name and password in exchange_proxy_url"
+                    f"{_PROXY_LOGIN}"
                 )
             return f"{what}: the exchange proxy would not open a tunnel to the source ({answer})"
         refused = certificate_refusal(exc)
@@ -513,8 +528,7 @@ class SourceClient:
 def undecodable(response: httpx.Response) -> str:
     """Words for a body its own ``Content-Encoding`` does not decode (a misconfigured
     server, or a proxy that altered it)."""
-    named = response.headers.get("content-encoding", "")[:40]
-    encoding = "".join(c if c.isprintable() else "?" for c in named)
+    encoding = printable(response.headers.get("content-encoding", "")[:40])
     return (
         f"the source's answer could not be decoded as the Content-Encoding it names "
         f"({encoding!r}); the source or a proxy on the way sent it damaged"
@@ -557,7 +571,7 @@ def _refusal(problem: str, status: int, said: str | None = None) -> str:
     elif status == 404:
         hint = ": check the exchange's address and settings"
     elif status == 407:  # from our egress proxy, not the source
-        hint = ": check the user name and password in exchange_proxy_url"
+        hint = f": {_PROXY_LOGIN}"
     return f"{problem}{hint}" + (f" (it says: {said})" if said else "")
 
 
@@ -594,7 +608,7 @@ def source_says(body: bytes, secrets: Iterable[str] = ()) -> str | None:
     text = " ".join(" ".join(words).split())
     for secret in secrets:
         text = text.replace(secret, "***")
-    text = "".join(c if c.isprintable() else "?" for c in text)
+    text = printable(text)
     if len(text) > SAID_CHARS:
         text = text[: SAID_CHARS - 3] + "..."
     return text or None

@@ -99,6 +99,12 @@ def fetch(db: Database, settings: Settings) -> Fetch:
     return go
 
 
+def checkpoint_of(db: Database, name: str) -> dict[str, Any] | None:
+    """The exchange's stored checkpoint (where its next run resumes)."""
+    with db.session() as session:
+        return service.get_exchange(session, name).checkpoint
+
+
 def live_values(db: Database, bank_id: int) -> dict[tuple[str, str], list[str]]:
     with db.session() as session:
         rows = session.execute(

@@ -86,6 +86,22 @@ def stopncii_with_feedback(make_exchange: MakeExchange, url: str) -> str:
     )
 
 
+def one_confirmed_match(
+    fake: FakeStopNcii,
+    url: str,
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    settings: Settings,
+) -> None:
+    """pdq_for(7) fetched from StopNCII at ``url`` (feedback on), and a reviewer's confirmed
+    match on it: one feedback item queued."""
+    fake.set_records([record(pdq_for(7), ts=T0)])
+    assert fetch(stopncii_with_feedback(make_exchange, url)).added == 1
+    decide(db, settings, [entry_id_of(db, bank, pdq_for(7))], Outcome.VIOLATING)
+
+
 def worker(db: Database, settings: Settings, clock: Clock) -> Any:
     return handlers.build_worker(db, settings, clock=clock)
 
@@ -242,10 +258,7 @@ def test_feedback_goes_through_the_exchange_proxy(
     settings: Settings,
 ) -> None:
     fake, url = stopncii
-    fake.set_records([record(pdq_for(7), ts=T0)])
-    name = stopncii_with_feedback(make_exchange, url)
-    assert fetch(name).added == 1
-    decide(db, settings, [entry_id_of(db, bank, pdq_for(7))], Outcome.VIOLATING)
+    one_confirmed_match(fake, url, make_exchange, fetch, db, bank, settings)
     with ForwardProxy() as proxy:
         proxied = settings.model_copy(update={"exchange_proxy_url": SecretStr(proxy.url)})
         worker(db, proxied, Clock()).run_once()
@@ -268,9 +281,7 @@ def test_feedback_waits_out_a_resolver_outage_instead_of_giving_up(
     dns = FlakyDns("stopncii.partner.test", failures=0)
     monkeypatch.setattr(socket, "getaddrinfo", dns)
     named = url.replace("127.0.0.1", "stopncii.partner.test")
-    fake.set_records([record(pdq_for(8), ts=T0)])
-    assert fetch(stopncii_with_feedback(make_exchange, named)).added == 1
-    decide(db, settings, [entry_id_of(db, bank, pdq_for(8))], Outcome.VIOLATING)
+    one_confirmed_match(fake, named, make_exchange, fetch, db, bank, settings)
 
     dns.down = True
     clock = Clock()
@@ -286,6 +297,6 @@ def test_feedback_waits_out_a_resolver_outage_instead_of_giving_up(
     dns.down = False
     clock.advance(hours=1)
     worker(db, settings, clock).run_once()
-    assert [f["hashFeedbacks"][0]["hashValue"] for f in fake.feedback] == [pdq_for(8)]
+    assert [f["hashFeedbacks"][0]["hashValue"] for f in fake.feedback] == [pdq_for(7)]
     with db.session() as session:
         assert session.get(OutboxItem, item.id).status == "sent"  # type: ignore[union-attr]

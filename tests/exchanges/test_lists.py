@@ -22,7 +22,7 @@ from shieldwall.exchanges import service
 from shieldwall.exchanges.schemas import ExchangeUpdate
 from shieldwall.integrations.exchanges.base import Deadline, SourceClient, SourceMalformed
 from tests.banks.conftest import md5_of, pdq_of
-from tests.exchanges.conftest import Fetch, MakeExchange, live_values
+from tests.exchanges.conftest import Fetch, MakeExchange, checkpoint_of, live_values
 
 
 def write(path: Path, lines: list[str]) -> None:
@@ -87,8 +87,7 @@ def test_a_long_file_read_in_several_runs_sweeps_only_when_complete(
     name = make_exchange("file", "local_file", {"path": str(path)})
     first = fetch(name, max_pages=1)
     assert (first.status, first.added) == ("partial", 5000)
-    with db.session() as session:
-        checkpoint = service.get_exchange(session, name).checkpoint
+    checkpoint = checkpoint_of(db, name)
     assert checkpoint is not None
     assert checkpoint["line"] == 5000
     second = fetch(name)

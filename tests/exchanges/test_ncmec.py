@@ -16,7 +16,13 @@ from shieldwall.devtools.fake_http import Fault, Running
 from shieldwall.devtools.fake_ncmec import FakeNcmec, entry, md5_for, parse_time, pdq_for
 from shieldwall.exchanges import service
 from shieldwall.integrations.exchanges.ncmec import ncmec_time
-from tests.exchanges.conftest import NCMEC_CREDENTIALS, Fetch, MakeExchange, live_values
+from tests.exchanges.conftest import (
+    NCMEC_CREDENTIALS,
+    Fetch,
+    MakeExchange,
+    checkpoint_of,
+    live_values,
+)
 
 Ncmec = tuple[FakeNcmec, str]
 T0 = 1_700_000_000
@@ -185,8 +191,7 @@ def test_many_entries_in_one_second_are_fetched_across_time_limited_runs(
     name = make(make_exchange, url)
     added = [fetch(name, max_pages=1).added for _ in range(4)]
     assert added == [20, 20, 20, 10]  # md5 + pdq per entry, ten entries a page
-    with db.session() as session:
-        checkpoint = service.get_exchange(session, name).checkpoint
+    checkpoint = checkpoint_of(db, name)
     assert checkpoint is not None
     assert "next" not in checkpoint  # the window is complete
     assert len(live_values(db, bank.id)) == 70

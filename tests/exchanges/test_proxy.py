@@ -19,10 +19,11 @@ from shieldwall.integrations.exchanges.base import (
     Deadline,
     SourceBusy,
     SourceClient,
+    SourceError,
     SourceRefused,
 )
 from tests.exchanges.conftest import STOPNCII_CREDENTIALS, MakeExchange, live_values
-from tests.exchanges.proxy import ForwardProxy
+from tests.exchanges.proxy import ForwardProxy, Proxied
 from tests.exchanges.tls import https_server
 
 T0 = 1_700_000_000
@@ -193,6 +194,20 @@ def tls_source(tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
         yield server.port, server.names
 
 
+def through_tunnel(port: int, password: str) -> tuple[SourceError, list[Proxied]]:
+    """GET https://feed.partner.test:<port>/x through a proxy that wants fetcher:right,
+    as fetcher:<password>: the error it ends in, and what the proxy saw."""
+    with ForwardProxy() as proxy:
+        proxy.require_login("fetcher", "right")
+        proxy.hosts["feed.partner.test"] = "127.0.0.1"
+        client = SourceClient(
+            Deadline(10), proxy=proxy.url_as("fetcher", password), sleep=lambda _: None
+        )
+        with client as http, pytest.raises(SourceError) as raised:
+            http.request("GET", f"https://feed.partner.test:{port}/x", what="the page")
+    return raised.value, proxy.seen
+
+
 def test_an_https_source_is_reached_through_a_tunnel_with_tls_end_to_end(
     tls_source: tuple[int, list[str]],
 ) -> None:
@@ -200,35 +215,22 @@ def test_an_https_source_is_reached_through_a_tunnel_with_tls_end_to_end(
     # source itself: the source's certificate, from an authority this machine does not
     # trust, is what refuses the request; the proxy saw no request of its own.
     port, names = tls_source
-    with ForwardProxy() as proxy:
-        proxy.require_login("fetcher", "right")
-        proxy.hosts["feed.partner.test"] = "127.0.0.1"
-        with (
-            SourceClient(Deadline(10), proxy=proxy.url_as("fetcher", "right")) as http,
-            pytest.raises(SourceBusy, match="TLS certificate was not accepted") as raised,
-        ):
-            http.request("GET", f"https://feed.partner.test:{port}/x", what="the page")
-    assert [(p.method, p.url) for p in proxy.seen] == [("CONNECT", f"feed.partner.test:{port}")]
+    error, seen = through_tunnel(port, "right")
+    assert isinstance(error, SourceBusy)
+    assert "TLS certificate was not accepted" in str(error)
+    assert "unable to get local issuer certificate" in str(error)
+    assert [(p.method, p.url) for p in seen] == [("CONNECT", f"feed.partner.test:{port}")]
     assert names == ["feed.partner.test"]  # the handshake reached the source, by its name
-    assert "unable to get local issuer certificate" in str(raised.value)
 
 
 def test_a_tunnel_refused_for_credentials_names_the_proxy_setting(
     tls_source: tuple[int, list[str]],
 ) -> None:
     port, names = tls_source
-    with ForwardProxy() as proxy:
-        proxy.require_login("fetcher", "right")
-        with (
-            SourceClient(
-                Deadline(10), proxy=proxy.url_as("fetcher", "wrong"), sleep=lambda _: None
-            ) as http,
-            pytest.raises(SourceRefused) as raised,
-        ):
-            http.request("GET", f"https://feed.partner.test:{port}/x", what="the page")
-    message = str(raised.value)
-    assert "the exchange proxy answered 407 Proxy Authentication Required" in message
-    assert "exchange_proxy_url" in message
-    assert "wrong" not in message
-    assert len(proxy.seen) == 1  # refused at once, not retried
+    error, seen = through_tunnel(port, "wrong")
+    assert isinstance(error, SourceRefused)
+    assert "the exchange proxy answered 407 Proxy Authentication Required" in str(error)
+    assert "exchange_proxy_url" in str(error)
+    assert "wrong" not in str(error)
+    assert len(seen) == 1  # refused at once, not retried
     assert names == []

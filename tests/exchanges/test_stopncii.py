@@ -20,6 +20,7 @@ from tests.exchanges.conftest import (
     STOPNCII_CREDENTIALS,
     Fetch,
     MakeExchange,
+    checkpoint_of,
     live_values,
 )
 
@@ -67,8 +68,7 @@ def test_a_full_fetch_brings_every_hash_with_provenance(
     again = fetch(name)
     assert (again.status, again.added, again.removed) == ("succeeded", 0, 0)
     assert fake.requests[-1].query["startTimestamp"] == str(1_700_000_024 - LOOKBACK_SECONDS)
-    with db.session() as session:
-        assert service.get_exchange(session, name).checkpoint == {"start": 1_700_000_024}
+    assert checkpoint_of(db, name) == {"start": 1_700_000_024}
 
 
 def test_withdrawn_and_deleted_hashes_leave_the_bank(
@@ -335,8 +335,7 @@ def test_a_resumed_fetch_continues_from_the_checkpoint(
     name = make(make_exchange, url)
     first = fetch(name, max_pages=2)
     assert (first.status, first.added) == ("partial", 20)
-    with db.session() as session:
-        checkpoint = service.get_exchange(session, name).checkpoint
+    checkpoint = checkpoint_of(db, name)
     assert checkpoint is not None
     assert checkpoint["token"]
     before = len(fake.requests)
@@ -420,5 +419,4 @@ def test_a_record_that_shows_up_behind_the_checkpoint_is_read_by_the_next_pass(
     run = fetch(name)
     assert (run.status, run.added) == ("succeeded", 1), run.error
     assert ("pdq", pdq_for(9)) in live_values(db, bank.id)
-    with db.session() as session:
-        assert service.get_exchange(session, name).checkpoint == {"start": 1_700_000_400}
+    assert checkpoint_of(db, name) == {"start": 1_700_000_400}

@@ -12,10 +12,9 @@ import pytest
 from shieldwall.banks.models import Bank
 from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_http import FakeService, Fault, Reply, Request, Running
-from shieldwall.exchanges import service
 from shieldwall.integrations.exchanges.base import LOOKBACK_SECONDS
 from tests.banks.conftest import md5_of, pdq_of
-from tests.exchanges.conftest import Fetch, MakeExchange, live_values
+from tests.exchanges.conftest import Fetch, MakeExchange, checkpoint_of, live_values
 
 TOKEN = "1234567890|abcdefghijklmnopqrstuvwxyz"
 
@@ -74,6 +73,16 @@ def te() -> Iterator[tuple[FakeThreatExchange, str]]:
         yield fake, server.url
 
 
+def te_exchange(make_exchange: MakeExchange, url: str, token: str = TOKEN) -> str:
+    """The exchange "te": privacy group 77 at the fake's ``url``."""
+    return make_exchange(
+        "te",
+        "fb_threatexchange",
+        {"privacy_group": 77, "base_url": url},
+        credentials={"access_token": token},
+    )
+
+
 def test_threat_updates_are_fetched_mapped_and_deleted(
     te: tuple[FakeThreatExchange, str],
     make_exchange: MakeExchange,
@@ -89,12 +98,7 @@ def test_threat_updates_are_fetched_mapped_and_deleted(
         update(4, "URI", "http://example.invalid/x"),  # not a signal we use
         update(5, "HASH_PDQ", "zz"),
     ]
-    name = make_exchange(
-        "te",
-        "fb_threatexchange",
-        {"privacy_group": 77, "base_url": url},
-        credentials={"access_token": TOKEN},
-    )
+    name = te_exchange(make_exchange, url)
     fake.faults.append(Fault("status", 503))
     run = fetch(name)
     assert run.status == "succeeded", run.error
@@ -115,12 +119,7 @@ def test_a_bad_token_fails_in_plain_words(
     te: tuple[FakeThreatExchange, str], make_exchange: MakeExchange, fetch: Fetch
 ) -> None:
     _fake, url = te
-    name = make_exchange(
-        "te",
-        "fb_threatexchange",
-        {"privacy_group": 77, "base_url": url},
-        credentials={"access_token": "nope-not-a-token"},
-    )
+    name = te_exchange(make_exchange, url, "nope-not-a-token")
     run = fetch(name)
     assert run.status == "failed"
     assert run.error == (
@@ -142,12 +141,7 @@ def test_a_page_that_cannot_be_read_fails_in_plain_words_and_keeps_progress(
     fault, said as such (not an internal error), and the pages before it are kept."""
     fake, url = te
     fake.updates = [update(i, "HASH_PDQ", pdq_of(i)) for i in range(4)]
-    name = make_exchange(
-        "te",
-        "fb_threatexchange",
-        {"privacy_group": 77, "base_url": url},
-        credentials={"access_token": TOKEN},
-    )
+    name = te_exchange(make_exchange, url)
     original = fake.dispatch
 
     def second_page_bad(request: Request) -> Reply:
@@ -188,27 +182,13 @@ def test_a_paging_link_to_another_address_is_not_followed(
             "user info naming us": server.url.replace("://", f"://{ours}@", 1),
             "user info": url.replace("://", "://someone@", 1),
         }[elsewhere]
-        name = make_exchange(
-            "te",
-            "fb_threatexchange",
-            {"privacy_group": 77, "base_url": url},
-            credentials={"access_token": TOKEN},
-        )
+        name = te_exchange(make_exchange, url)
         run = fetch(name)
     assert other.requests == []
     assert run.status == "failed"
     assert "leads away from the exchange's address" in (run.error or ""), run.error
     assert len(fake.requests) == 1
     assert len(live_values(db, bank.id)) == 2  # the first page was applied
-
-
-def te_exchange(make_exchange: MakeExchange, url: str) -> str:
-    return make_exchange(
-        "te",
-        "fb_threatexchange",
-        {"privacy_group": 77, "base_url": url},
-        credentials={"access_token": TOKEN},
-    )
 
 
 T_TE = 1_700_000_000  # "now" on ThreatExchange's clock in these tests
@@ -233,8 +213,7 @@ def test_progress_follows_threatexchanges_clock_not_ours(
     assert second.status == "succeeded", second.error
     assert second.added == 1
     assert ("pdq", pdq_of(10)) in live_values(db, bank.id)
-    with db.session() as session:
-        checkpoint = service.get_exchange(session, name).checkpoint
+    checkpoint = checkpoint_of(db, name)
     assert checkpoint == {"since": T_TE + 10, "fetched_at": int(ahead) + 60}
 
 
@@ -312,11 +291,10 @@ def test_a_page_whose_data_is_not_a_list_is_skipped_and_the_pass_goes_on(
     assert run.status == "succeeded", run.error
     assert (run.quarantined, run.removed) == (1, 0)  # nothing removed for what went unread
     assert len(live_values(db, bank.id)) == 4
-    with db.session() as session:
-        assert service.get_exchange(session, name).checkpoint == {
-            "since": T_TE + 3,
-            "fetched_at": T_TE + 100 * 86_400,
-        }
+    assert checkpoint_of(db, name) == {
+        "since": T_TE + 3,
+        "fetched_at": T_TE + 100 * 86_400,
+    }
 
 
 def test_an_update_that_shows_up_behind_the_checkpoint_is_read_by_the_next_pass(
@@ -361,8 +339,7 @@ def test_a_pass_cut_short_resumes_where_it_stopped(
     failing_after(fake, 2)
     cut = fetch(name, wall_clock=lambda: float(T_TE + 10_000))
     assert (cut.status, cut.added) == ("failed", 4)
-    with db.session() as session:
-        checkpoint = service.get_exchange(session, name).checkpoint
+    checkpoint = checkpoint_of(db, name)
     assert checkpoint is not None
     assert checkpoint["since"] == T_TE + 300  # the newest of the pages applied
     assert checkpoint["snapshot_at"] == T_TE + 10_000  # a first pass is a snapshot
@@ -389,19 +366,17 @@ def test_a_snapshot_pass_cut_short_sweeps_by_the_time_it_began(
     stale = float(T_TE + 100 * 86_400)
     failing_after(fake, 1)  # the snapshot pass stops after its first page
     assert fetch(name, wall_clock=lambda: stale).status == "failed"
-    with db.session() as session:
-        checkpoint = service.get_exchange(session, name).checkpoint or {}
+    checkpoint = checkpoint_of(db, name) or {}
     assert "snapshot" in checkpoint
     del fake.handle  # answers again
     done = fetch(name, wall_clock=lambda: stale + 3600)
     assert (done.status, done.removed) == ("succeeded", 1), done.error
     # the first page's updates, seen by the first run of the pass, are kept
     assert {v for _, v in live_values(db, bank.id)} == {pdq_of(i) for i in range(5)}
-    with db.session() as session:
-        assert service.get_exchange(session, name).checkpoint == {
-            "since": T_TE + 400,
-            "fetched_at": int(stale) + 3600,
-        }
+    assert checkpoint_of(db, name) == {
+        "since": T_TE + 400,
+        "fetched_at": int(stale) + 3600,
+    }
 
 
 def test_a_first_pass_over_old_updates_that_lost_a_page_resumes_not_restarts(

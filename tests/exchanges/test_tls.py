@@ -121,9 +121,7 @@ def test_a_ca_file_that_went_missing_fails_the_run_in_plain_words(
         db, checked, name, runner.RunOptions(sleep=lambda _s: None, time_limit=60)
     )
     assert result.status == "failed"
-    assert "exchange_ca_file: the certificate authority file does not exist" in (
-        result.error or ""
-    )
+    assert "exchange_ca_file: the certificate authority file does not exist" in (result.error or "")
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, make_url, text
 from shieldwall.api import create_app
 from shieldwall.apikeys import service as apikeys
 from shieldwall.apikeys.schemas import ApiKeyCreate, KeyKind
+from shieldwall.banks.changes import current_seq
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal, Role, Scope
 from shieldwall.db import migrate
@@ -45,9 +46,7 @@ def _own_database(url: str) -> str:
     if not url or not worker:
         return url
     parsed = make_url(url)
-    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(
-        hide_password=False
-    )
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
 
 
 PG_URL = _own_database(os.environ.get("SHIELDWALL_TEST_DATABASE_URL", "").strip())
@@ -65,10 +64,13 @@ def reset_postgres(url: str, *, schema: bool) -> None:
             tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             # the singleton rows the migrations create
-            conn.execute(text(
-                "INSERT INTO event_chain_head (id, last_event_id, last_hash, count) "
-                "VALUES (1, 0, :g, 0)"
-            ), {"g": "0" * 64})
+            conn.execute(
+                text(
+                    "INSERT INTO event_chain_head (id, last_event_id, last_hash, count) "
+                    "VALUES (1, 0, :g, 0)"
+                ),
+                {"g": "0" * 64},
+            )
             conn.execute(text("INSERT INTO bank_change_head (id, seq) VALUES (1, 0)"))
     engine.dispose()
 
@@ -176,6 +178,19 @@ def wait_for_index(app: FastAPI, timeout: float = 15.0) -> None:
         time.sleep(0.02)
 
 
+def wait_for_sync(app: FastAPI, timeout: float = 15.0) -> None:
+    """Until the server's matching index is ready and holds every bank change committed
+    so far (its watermark has reached the change head read now)."""
+    index = app.state.match_index
+    with index.db.session() as session:
+        head = current_seq(session)
+    deadline = time.monotonic() + timeout
+    while not (index.readiness()[0] and index.watermark >= head):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"index did not catch up to change {head}: {index.readiness()[1]}")
+        time.sleep(0.02)
+
+
 def make_user(db: Database, username: str, role: Role, password: str = PASSWORD) -> User:
     with db.session() as session:
         return users.create_user(
@@ -196,8 +211,11 @@ def make_key(db: Database, admin: User) -> KeyFactory:
     """``make_key(scopes, kind=..., owner=user)`` -> the plain key."""
 
     def factory(
-        scopes: list[Scope] | None = None, *, kind: KeyKind = KeyKind.PERSONAL,
-        owner: User | None = None, name: str = "test key",
+        scopes: list[Scope] | None = None,
+        *,
+        kind: KeyKind = KeyKind.PERSONAL,
+        owner: User | None = None,
+        name: str = "test key",
     ) -> str:
         owner = owner or admin
         if scopes is None:
@@ -239,8 +257,7 @@ def _free_port() -> int:
 def live_server(app: FastAPI, db: Database) -> Iterator[LiveServer]:
     """The app behind a real uvicorn HTTP server on a free loopback port."""
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -4,7 +4,6 @@ HTTP, then the platform's appeal; the walk-through in docs/review.md as a test."
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from shieldwall.core.hashing import hash_bytes
 from shieldwall.db.engine import Database
 from shieldwall.demo_media import jpeg, stand_in
 from shieldwall.integrations.webhooks import verify
-from tests.conftest import KeyFactory, auth, make_user
+from tests.conftest import KeyFactory, auth, make_user, wait_for_sync
 from tests.jobs.receiver import Receiver, receiver_fixture
 
 pytestmark = pytest.mark.db
@@ -46,18 +45,6 @@ def settings(settings: Settings, receiver: Receiver) -> Settings:
             "case_confirm_bank": "CONFIRMED",
         }
     )
-
-
-def wait_for_index(app: FastAPI) -> None:
-    from shieldwall.banks.changes import current_seq
-
-    index = app.state.match_index
-    with index.db.session() as session:
-        head = current_seq(session)
-    deadline = time.monotonic() + 15
-    while not (index.readiness()[0] and index.watermark >= head):
-        assert time.monotonic() < deadline, "index did not catch up"
-        time.sleep(0.05)
 
 
 def test_upload_decision_webhook_appeal(
@@ -88,7 +75,7 @@ def test_upload_decision_webhook_appeal(
         headers=auth(admin_key),
         json={"signal_type": "pdq", "value": pdq.hex, "labels": ["A2"]},
     )
-    wait_for_index(app)
+    wait_for_sync(app)
 
     scanned = client.post(
         "/v1/scan",
@@ -121,7 +108,7 @@ def test_upload_decision_webhook_appeal(
     assert body["data"]["case_id"] == case_id
 
     # hash-on-confirm: the same file is now blocked without another review
-    wait_for_index(app)
+    wait_for_sync(app)
     again = client.post(
         "/v1/scan",
         files={"file": ("u.jpg", UPLOAD)},
@@ -148,7 +135,7 @@ def test_upload_decision_webhook_appeal(
     assert upheld.status_code == 200, upheld.text
     restore = receiver.wait_for(2)[1].document
     assert (restore["type"], restore["data"]["subject_ref"]) == ("content.restore", "post-123")
-    wait_for_index(app)
+    wait_for_sync(app)
     third = client.post(
         "/v1/scan",
         files={"file": ("u.jpg", UPLOAD)},

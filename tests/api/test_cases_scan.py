@@ -5,7 +5,6 @@ and every scan leaves a scan record. Pictures are generated stand-ins (demo_medi
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from shieldwall.core.hashing import hash_bytes
 from shieldwall.db.engine import Database
 from shieldwall.demo_media import jpeg, stand_in
 from shieldwall.media import service as media
-from tests.conftest import KeyFactory, auth
+from tests.conftest import KeyFactory, auth, wait_for_sync
 from tests.media.samples import marked
 
 pytestmark = pytest.mark.db
@@ -52,18 +51,7 @@ def key(make_key: KeyFactory) -> str:
 
 @pytest.fixture
 def synced(app: FastAPI) -> Callable[[], None]:
-    from shieldwall.banks.changes import current_seq
-
-    def wait() -> None:
-        index = app.state.match_index
-        with index.db.session() as session:
-            head = current_seq(session)
-        deadline = time.monotonic() + 15
-        while not (index.readiness()[0] and index.watermark >= head):
-            assert time.monotonic() < deadline, "index did not catch up"
-            time.sleep(0.05)
-
-    return wait
+    return lambda: wait_for_sync(app)
 
 
 def bank_with(

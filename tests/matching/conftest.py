@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from shieldwall.config import Settings
+from tests.conftest import wait_for_sync
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 PDQ_REF = SHARED / "pdq-reference"
@@ -46,12 +47,4 @@ def image(name: str) -> bytes:
 @pytest.fixture
 def synced(app: FastAPI) -> Callable[[], None]:
     """Wait until this process's index reflects every committed bank change."""
-    from shieldwall.banks.changes import current_seq
-
-    def wait() -> None:
-        index = app.state.match_index
-        with index.db.session() as session:
-            head = current_seq(session)
-        wait_until(lambda: index.readiness()[0] and index.watermark >= head)
-
-    return wait
+    return lambda: wait_for_sync(app)

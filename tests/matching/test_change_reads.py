@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import Connection
 
 from shieldwall.banks import service as banks
 from shieldwall.banks.changes import current_seq
+from shieldwall.banks.models import BankEntry
 from shieldwall.banks.schemas import BankCreate, EntryIn
 from shieldwall.config import Settings
 from shieldwall.db.engine import Database
@@ -188,3 +190,60 @@ def test_a_plan_check_fails_for_a_sorting_statement(db: Database, index: MatchIn
             {} if db.engine.dialect.name == "postgresql" else (),
             "ix_bank_entries_change",
         )
+
+
+def sync_with_a_new_bank(db: Database, index: MatchIndex, name: str, value: str, at: int) -> int:
+    """Run one sync; just before its ``at``-th SELECT, another thread commits bank ``name``
+    with one entry ``value`` in one transaction (as hash-on-confirm does). Returns how
+    many SELECTs the sync ran."""
+    sync_thread = threading.get_ident()
+    selects = 0
+
+    def commit_new_bank() -> None:
+        with db.session() as session:
+            banks.create_bank(session, BankCreate(name=name), actor=SYSTEM)
+            banks.add_entries(
+                session, name, [EntryIn(signal_type="pdq", value=value)], actor=SYSTEM
+            )
+
+    def before(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal selects
+        if threading.get_ident() != sync_thread or not statement.lstrip().startswith("SELECT"):
+            return
+        if selects == at:  # from another thread: the sync's transaction stays open
+            writer = threading.Thread(target=commit_new_bank)
+            writer.start()
+            writer.join()
+        selects += 1
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        index.sync()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    return selects
+
+
+def test_a_bank_made_while_the_index_syncs_is_known_once_its_entries_count(
+    db: Database, index: MatchIndex
+) -> None:
+    """A new bank and its first entry, committed between any two statements of a sync:
+    once the watermark says the index holds that change, the index must know the bank
+    too, or a scan drops the match as "no such bank" until the next poll (seen in CI)."""
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite: a sync's transaction holds the write lock; nothing commits in it")
+    index.load()
+    at = 0
+    while at < sync_with_a_new_bank(db, index, f"MADE_{at}", pdq(1000 + at), at):
+        with db.session() as session:
+            made = banks.get_bank(session, f"MADE_{at}")
+            (seq,) = session.scalars(
+                select(BankEntry.change_seq).where(BankEntry.bank_id == made.id)
+            ).all()
+        if index.watermark >= seq:
+            assert made.id in index.bank_snapshot(), f"committed before SELECT {at}"
+        index.sync()  # settle: the next point starts from a caught-up index
+        assert made.id in index.bank_snapshot()
+        assert index.query_pdq(bytes.fromhex(pdq(1000 + at)), 0)
+        at += 1
+    assert at >= 4  # the head, a page of entries, an empty page, the banks

@@ -8,23 +8,20 @@ The media are benign generated pictures (tests/web/review_cases.py).
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 
-from shieldwall.banks.changes import current_seq
 from shieldwall.cases import service as cases
 from shieldwall.config import Settings
 from shieldwall.core.access import Role
 from shieldwall.db.engine import Database
 from shieldwall.integrations.webhooks import verify
 from shieldwall.users.models import User
-from tests.conftest import PASSWORD, KeyFactory, LiveServer, auth, make_user
+from tests.conftest import PASSWORD, KeyFactory, LiveServer, auth, make_user, wait_for_sync
 from tests.jobs.helpers import wait_until
 from tests.jobs.receiver import Receiver, receiver_fixture
 from tests.web.conftest import ARTIFACTS, SqlScalar
@@ -35,17 +32,6 @@ pytestmark = pytest.mark.browser
 
 Page = Any  # playwright.sync_api.Page
 KNOWN = picture(1)
-
-
-def wait_for_index(app: FastAPI) -> None:
-    """Until the server's matching index has loaded every bank change made so far."""
-    index = app.state.match_index
-    with index.db.session() as session:
-        head = current_seq(session)
-    deadline = time.monotonic() + 15
-    while not (index.readiness()[0] and index.watermark >= head):
-        assert time.monotonic() < deadline, "index did not catch up"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -107,7 +93,7 @@ def scanned_case(live_server: LiveServer, key: str) -> MediaCase:
             json={"signal_type": "md5", "value": md5, "labels": ["A1"]},
         )
         assert added.status_code in (200, 201), added.text
-        wait_for_index(live_server.app)
+        wait_for_sync(live_server.app)
         scanned = api.post(
             "/v1/scan",
             files={"file": ("upload.jpg", KNOWN)},

@@ -5,18 +5,16 @@ picture kept for review and shown blurred. Pictures are generated stand-ins."""
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from shieldwall.banks.changes import current_seq
 from shieldwall.config import Settings
 from shieldwall.core.access import Role
 from shieldwall.db.engine import Database
-from tests.conftest import PASSWORD, KeyFactory, auth, make_user
+from tests.conftest import PASSWORD, KeyFactory, auth, make_user, wait_for_sync
 from tests.media.samples import marked
 from tests.web.conftest import LoginAs
 from tests.web.html_forms import parse
@@ -37,16 +35,6 @@ def settings(settings: Settings) -> Settings:
             ],
         }
     )
-
-
-def wait_for_index(app: FastAPI) -> None:
-    index = app.state.match_index
-    with index.db.session() as session:
-        head = current_seq(session)
-    deadline = time.monotonic() + 15
-    while not (index.readiness()[0] and index.watermark >= head):
-        assert time.monotonic() < deadline, "index did not catch up"
-        time.sleep(0.05)
 
 
 def review_bank(client: TestClient, key: str, data: bytes) -> None:
@@ -79,7 +67,7 @@ def test_scanned_uploads_show_their_match_and_scores_with_the_media_blurred(
 ) -> None:
     key = make_key()
     review_bank(client, key, KNOWN)
-    wait_for_index(app)
+    wait_for_sync(app)
     matched = upload(client, key, KNOWN, content_id="post-9", account_id="acct-4")
     scored = upload(client, key, marked(0.6), content_id="post-10")
     assert matched["verdict"] == scored["verdict"] == "review"

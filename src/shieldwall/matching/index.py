@@ -277,7 +277,6 @@ class MatchIndex:
         """Apply every bank change committed since the watermark; returns how many rows."""
         applied = 0
         with self.db.session() as session:
-            self._sync_banks(session)
             # Read the head first: a committed sequence number implies every smaller one is
             # committed (writers hold the head row's lock until they commit), so after
             # reading all rows up to at least ``head`` nothing below it can still appear.
@@ -310,6 +309,12 @@ class MatchIndex:
                 applied += len(rows)
                 last_seq, last_id = rows[-1][4], rows[-1][0]
                 newest = max(newest, last_seq)
+            # Banks last: every entry read above was committed with (or after) its bank, so
+            # reading the banks now knows each of them. Read first, a bank committed between
+            # that read and the entries' (PostgreSQL's READ COMMITTED gives each statement a
+            # new snapshot) would leave its entries indexed, the watermark past them, and
+            # their matches dropped as "no such bank" until the next poll.
+            self._sync_banks(session)
         with self._lock:
             self.watermark = max(self.watermark, newest, head)
         self.last_sync = time.monotonic()

@@ -100,10 +100,16 @@ class ListServer(FakeService):
         super().__init__()
         self.body = b""
         self.etag = '"v1"'
+        self.busy: list[Reply] = []  # answered first, one a request
+        self.always_busy = False
 
     def handle(self, request: Request) -> Reply:
         if request.headers.get("authorization") != "Bearer list-token":
             return Reply(401, b"no")
+        if self.always_busy:
+            return Reply(503, b"down for maintenance")
+        if self.busy:
+            return self.busy.pop(0)
         if request.headers.get("if-none-match") == self.etag:
             return Reply(304, b"")
         return Reply(
@@ -172,6 +178,39 @@ def test_a_list_at_an_address_is_streamed_and_unchanged_lists_cost_a_304(
     run = fetch(name)
     assert (run.added, run.removed) == (10, 10)
     assert len(live_values(db, bank.id)) == 50
+
+
+def test_a_busy_list_is_retried_as_it_asks_then_read_and_one_always_busy_waits_for_a_run(
+    list_server: tuple[ListServer, str],
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+) -> None:
+    fake, url = list_server
+    fake.body = "".join(f"pdq {pdq_of(i)}\n" for i in range(20)).encode()
+    fake.busy = [Reply(503, b"", {"Retry-After": "7"}), Reply(429, b"slow down")]
+    name = make_exchange("list", "url", {"url": url}, credentials={"bearer_token": "list-token"})
+    slept: list[float] = []
+    run = fetch(name, sleep=slept.append)
+    assert (run.status, run.added) == ("succeeded", 20)
+    assert len(fake.requests) == 3
+    assert slept[0] == 7  # as its Retry-After asked; then backing off
+    assert len(slept) == 2
+
+    fake.always_busy = True
+    fake.body = "".join(f"pdq {pdq_of(i)}\n" for i in range(20, 30)).encode()
+    fake.etag = '"v2"'
+    before = len(fake.requests)
+    run = fetch(name)
+    assert run.status == "failed"
+    error = run.error or ""
+    assert "503" in error
+    assert "the next run tries again" in error
+    tries = len(fake.requests) - before
+    assert tries > 1  # retried before giving up, and says so
+    assert f"({tries} attempt(s))" in error
+    assert len(live_values(db, bank.id)) == 20  # nothing lost, nothing half-read
 
 
 def test_private_addresses_are_refused_unless_allowed(

@@ -359,20 +359,7 @@ class SourceClient:
                     raise SourceRefused(_refusal(problem, reply.status, said))
                 wait = retry_after_seconds(reply.headers.get("retry-after"))
             attempt += 1
-            if not retry or attempt >= self.max_attempts:
-                raise SourceBusy(f"{problem} ({attempt} attempt(s)); the next run tries again")
-            delay = wait if wait is not None else self._backoff(attempt)
-            if delay >= self.deadline.remaining():
-                raise SourceBusy(
-                    f"{problem}; it asked to wait {delay:.0f} s, longer than this run has "
-                    "left; the next run tries again"
-                    if wait is not None
-                    else f"{problem}; no time left in this run to retry; the next run tries again"
-                )
-            self.retries += 1
-            if self.on_wait is not None:
-                self.on_wait()
-            self.sleep(delay)
+            self._wait_to_retry(problem, attempt, wait, retry=retry)
 
     @contextmanager
     def open_lines(
@@ -404,15 +391,7 @@ class SourceClient:
             except InvalidInput as exc:  # the address it resolves to now is refused
                 raise SourceRefused(f"the source address is refused: {exc.message}") from None
             attempt += 1
-            if attempt >= self.max_attempts:
-                raise SourceBusy(f"{problem} ({attempt} attempt(s)); the next run tries again")
-            delay = wait if wait is not None else self._backoff(attempt)
-            if delay >= self.deadline.remaining():
-                raise SourceBusy(f"{problem}; no time left in this run to retry")
-            self.retries += 1
-            if self.on_wait is not None:
-                self.on_wait()
-            self.sleep(delay)
+            self._wait_to_retry(problem, attempt, wait)
 
     def _lines(self, response: httpx.Response) -> Iterator[bytes]:
         # The unfinished line grows in place and only a chunk holding a line break is split:
@@ -472,6 +451,27 @@ class SourceClient:
                 "the exchange's address and the source's certificate; the next run tries again"
             )
         return f"{what}: the connection failed ({type(exc).__name__})"
+
+    def _wait_to_retry(
+        self, problem: str, attempt: int, wait: float | None, *, retry: bool = True
+    ) -> None:
+        """After failed attempt number ``attempt``: sleep before the next one (as long as
+        the source's ``Retry-After`` asked, else backing off), or give up as busy when
+        retrying is off, the attempts are spent, or the wait outlasts the run."""
+        if not retry or attempt >= self.max_attempts:
+            raise SourceBusy(f"{problem} ({attempt} attempt(s)); the next run tries again")
+        delay = wait if wait is not None else self._backoff(attempt)
+        if delay >= self.deadline.remaining():
+            raise SourceBusy(
+                f"{problem}; it asked to wait {delay:.0f} s, longer than this run has "
+                "left; the next run tries again"
+                if wait is not None
+                else f"{problem}; no time left in this run to retry; the next run tries again"
+            )
+        self.retries += 1
+        if self.on_wait is not None:
+            self.on_wait()
+        self.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
         delay = float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))

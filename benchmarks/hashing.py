@@ -8,13 +8,18 @@ shapes, saved at quality 90) it measures, in one process and one thread, decode 
 * pytx ``pdq_from_bytes`` (the peer),
 * shieldwall's reference path (``REFERENCE_OPTIONS``: bit-identical to pytx),
 * shieldwall's fast path (the default ``HashOptions()``),
-* ``hash_bytes`` with the defaults (fast PDQ + type sniffing + MD5/SHA-1/SHA-256).
+* ``hash_bytes`` with the defaults (fast PDQ + type sniffing + MD5/SHA-1/SHA-256),
+* the 8 rotations/flips: pytx's ``PhotoContent.all_simple_rotations`` hashed with
+  ``pdq_from_bytes`` (what ``--photo-preprocess=rotations`` does; the peer for these rows)
+  against ``hash_bytes`` with ``dihedral=True`` (the default ``transpose`` method, and
+  ``dct``).
 
 The implementations take turns, several rounds each; the best round counts (the machine is
 shared). Rates are images per CPU-second of this single thread (= per core) and per
 wall-clock second. It then measures the fast path's Hamming distance from the reference
 path on every shared reference image, and on those photos upscaled to 3200-4200 px, and
-writes everything to docs/benchmarks.md between the hashing markers.
+checks how near the rotation/flip variants come to the upright picture for turned uploads of
+common sizes, and writes everything to docs/benchmarks.md between the hashing markers.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from benchmarks.report import machine_line, write_section
-from shieldwall.core.hashing import REFERENCE_OPTIONS, HashOptions, hash_bytes
+from shieldwall.core.hashing import REFERENCE_OPTIONS, DihedralMethod, HashOptions, hash_bytes
 from shieldwall.core.hashing._photo import hash_photo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,15 +72,35 @@ def synthetic_photo(width: int, height: int, seed: int) -> bytes:
     return buffer.getvalue()
 
 
+ROTATIONS_PEER = "pytx 8 rotations (all_simple_rotations + pdq_from_bytes)"
+TRANSPOSE = HashOptions(dihedral=True, dihedral_method=DihedralMethod.TRANSPOSE)
+DCT = HashOptions(dihedral=True, dihedral_method=DihedralMethod.DCT)
+DIHEDRAL_ROWS = {
+    "shieldwall hash_bytes dihedral (transpose, the default)": TRANSPOSE,
+    "shieldwall hash_bytes dihedral (dct)": DCT,
+}
+
+
+def pytx_rotations(data: bytes) -> list[tuple[str, int]]:
+    from threatexchange.content_type.photo import PhotoContent
+    from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
+
+    return [pdq_from_bytes(turned) for turned in PhotoContent.all_simple_rotations(data).values()]
+
+
 def _implementations() -> dict[str, Callable[[bytes], object]]:
     from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
 
-    return {
+    impls: dict[str, Callable[[bytes], object]] = {
         "pytx pdq_from_bytes": pdq_from_bytes,
         "shieldwall reference": lambda d: hash_photo(d, "jpeg", REFERENCE_OPTIONS),
         "shieldwall fast": lambda d: hash_photo(d, "jpeg", FAST),
         "shieldwall hash_bytes (fast, + exact hashes)": hash_bytes,
+        ROTATIONS_PEER: pytx_rotations,
     }
+    for name, options in DIHEDRAL_ROWS.items():
+        impls[name] = partial(hash_bytes, options=options)
+    return impls
 
 
 def _round(fn: Callable[[bytes], object], images: list[bytes], repeat: int) -> tuple[float, float]:
@@ -168,8 +194,49 @@ def _row(label: str, values: list[int]) -> str:
     )
 
 
+TURNED_SIZES = (256, 300, 512, 1024)
+
+
+def measure_turned(quick: bool) -> dict[str, list[int]]:
+    """For photos resized to each of ``TURNED_SIZES`` (square): the upright picture's PDQ
+    against the nearest variant each method makes of its 7 rotations/flips, each re-saved
+    as a JPEG (quality 90) as an upload would be."""
+    if not SHARED.is_dir():
+        return {}
+    photos = sorted((SHARED / "reg-test-input/labelme-subset").glob("*.jpg"))
+    photos += [SHARED / "misc-images/b.jpg", SHARED / "reg-test-input/pen-and-coaster.png"]
+    if quick:
+        photos = photos[-3:]
+    out: dict[str, list[int]] = {"pytx rotations": [], "transpose": [], "dct": []}
+    for path in photos:
+        picture = Image.open(path).convert("RGB")
+        for size in TURNED_SIZES:
+            upright = picture.resize((size, size))
+            target, quality = _pdq(_jpeg(upright, 95), FAST)
+            if quality < 80:
+                continue
+            for turn in list(Image.Transpose)[:7]:
+                data = _jpeg(upright.transpose(turn), 90)
+                out["pytx rotations"].append(
+                    min(_distance(target, h) for h, _ in pytx_rotations(data))
+                )
+                for label, options in (("transpose", TRANSPOSE), ("dct", DCT)):
+                    found = hash_bytes(data, options=options).pdq
+                    out[label].append(min(_distance(target, v.hex) for v in found))
+    return out
+
+
+def _jpeg(picture: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 def render(
-    speed: dict[str, dict[str, tuple[float, float]]], tol: dict[str, object], command: str
+    speed: dict[str, dict[str, tuple[float, float]]],
+    tol: dict[str, object],
+    command: str,
+    turned: dict[str, list[int]] | None = None,
 ) -> str:
     names = list(next(iter(speed.values())))
     peer = names[0]
@@ -190,8 +257,12 @@ def render(
         lines.append(f"| {name} | " + " | ".join(_rate(speed[s][name]) for s in speed) + " |")
     lines.append("| **ratio to pytx (CPU)** | | | |")
     for name in names[1:]:
-        ratios = [speed[s][name][0] / speed[s][peer][0] for s in speed]
-        lines.append(f"| {name} | " + " | ".join(f"{r:.2f}x" for r in ratios) + " |")
+        if name == ROTATIONS_PEER:
+            continue
+        base = ROTATIONS_PEER if name in DIHEDRAL_ROWS else peer
+        ratios = [speed[s][name][0] / speed[s][base][0] for s in speed]
+        against = " (to pytx's 8 rotations)" if name in DIHEDRAL_ROWS else ""
+        lines.append(f"| {name}{against} | " + " | ".join(f"{r:.2f}x" for r in ratios) + " |")
     lines.append("")
     if "missing" in tol:
         lines.append(f"Fast-path tolerance: shared reference data not found at {tol['missing']}.")
@@ -222,6 +293,22 @@ def render(
                 else "."
             ),
         ]
+    if turned:
+        sizes = ", ".join(str(size) for size in TURNED_SIZES)
+        lines += [
+            "",
+            f"Turned uploads: photos of the shared data resized to {sizes} px squares (quality "
+            ">= 80), each of their 7 rotations/flips re-saved as a JPEG; Hamming distance from "
+            "the upright picture's PDQ to the nearest of the 8 hashes each method makes:",
+            "",
+            "| method | n | max | mean | within 31 (a match) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for label, values in turned.items():
+            lines.append(
+                f"| {label} | {len(values)} | {max(values)} | {statistics.fmean(values):.2f} | "
+                f"{sum(d <= 31 for d in values)}/{len(values)} |"
+            )
     fast_ratio = speed["3000 px"]["shieldwall fast"][0] / speed["3000 px"][peer][0]
     verdict = "meets" if fast_ratio >= 5 else "does NOT meet"
     lines += [
@@ -241,7 +328,8 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     speed = measure_speed(args.quick)
     tolerance = measure_tolerance(args.quick)
-    section = render(speed, tolerance, command)
+    turned = measure_turned(args.quick)
+    section = render(speed, tolerance, command, turned)
     write_section(START, END, section)
     print(section)
     print(f"took {time.perf_counter() - started:.0f} s", file=sys.stderr)

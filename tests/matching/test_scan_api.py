@@ -184,6 +184,33 @@ def test_dihedral_matching_is_switched_per_bank(
     assert result["matches"][0]["query_variant"] != "original"
 
 
+def jpeg_of(picture: Image.Image) -> bytes:
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("size", [256, 1024])
+def test_a_turned_upload_of_a_common_size_is_found_in_a_dihedral_bank(
+    ready_client: TestClient, key: str, synced: Callable[[], None], size: int
+) -> None:
+    """Thumbnails and camera sizes (256, 1024 px) are where the DCT shortcut for turned
+    variants missed: the upright picture's hash was 30-66 bits from every variant."""
+    c = ready_client
+    photo = image("reg-test-input/labelme-subset/q0122.jpg")
+    upright = Image.open(io.BytesIO(photo)).convert("RGB").resize((size, size))
+    upright_pdq = hash_bytes(jpeg_of(upright)).primary_pdq
+    assert upright_pdq is not None
+    make_bank(c, key, "TURNED", dihedral=True)
+    add(c, key, "TURNED", signal_type="pdq", value=upright_pdq.hex)
+    synced()
+    for turn in (Image.Transpose.ROTATE_90, Image.Transpose.FLIP_LEFT_RIGHT):
+        result = scan_file(c, key, jpeg_of(upright.transpose(turn)))
+        assert [m["bank"] for m in result["matches"]] == ["TURNED"], turn
+        assert result["matches"][0]["query_variant"] != "original"
+        assert result["verdict"] == "block"
+
+
 def test_low_quality_query_hashes_are_reported_not_matched(
     ready_client: TestClient, key: str, synced: Callable[[], None]
 ) -> None:

@@ -12,10 +12,13 @@ from shieldwall.core.signals import PDQ_QUALITY_FLOOR
 class DihedralMethod(StrEnum):
     """How the 8 rotation/flip variants are computed.
 
-    ``dct``: ``pdqhash.compute_dihedral`` (one decode, one DCT; Meta's C++ way). Within a few
-    bits of the exact variants on natural photos; can be far off on noise-like images.
-    ``transpose``: rotate/flip the pixels and hash each (8x the cost); bit-exact with
-    python-threatexchange's ``--photo-preprocess=rotations``.
+    ``transpose`` (the default): rotate/flip the pixels and hash each (3-4x the time of the
+    plain hash); bit-exact with python-threatexchange's ``--photo-preprocess=rotations``, so
+    the variant that turns an upload back is the hash of the upright picture.
+    ``dct``: ``pdqhash.compute_dihedral`` (one decode, one DCT; Meta's C++ way). Exact only
+    when PDQ's downsampling is symmetric under flips, which depends on the image's size:
+    a photo of 300 or 257 px turned by 90 degrees is found, the same photo at 256, 512 or
+    1024 px can be 24-66 bits off and is missed (docs/hashing.md).
     """
 
     DCT = "dct"
@@ -47,7 +50,7 @@ class HashOptions:
     fast: bool = True
     #: Also compute the 8 rotation/flip variants.
     dihedral: bool = False
-    dihedral_method: DihedralMethod = DihedralMethod.DCT
+    dihedral_method: DihedralMethod = DihedralMethod.TRANSPOSE
     #: Also hash the image with uniform borders (letterbox/pillarbox bars) trimmed.
     letterbox: bool = False
     #: Largest per-channel spread (0-255) within a row/column for it to count as a bar.

@@ -19,7 +19,8 @@ shared). Rates are images per CPU-second of this single thread (= per core) and 
 wall-clock second. It then measures the fast path's Hamming distance from the reference
 path on every shared reference image, and on those photos upscaled to 3200-4200 px, and
 checks how near the rotation/flip variants come to the upright picture for turned uploads of
-common sizes, and writes everything to docs/benchmarks.md between the hashing markers.
+common sizes, which everyday edits (``EDITS``) a match survives, and writes everything to
+docs/benchmarks.md between the hashing markers.
 """
 
 from __future__ import annotations

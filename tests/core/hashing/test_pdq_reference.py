@@ -294,6 +294,25 @@ def test_letterbox_variant_recovers_sample_b(options: HashOptions) -> None:
     assert variant(result, "letterbox").quality == 100
 
 
+@pytest.mark.parametrize("colour", [(0, 0, 0), (255, 255, 255)])
+@pytest.mark.parametrize("name", ["q0291.jpg", "q1050.jpg", "q2821.jpg"])
+def test_bars_smeared_by_jpeg_are_trimmed_to_the_picture(
+    name: str, colour: tuple[int, int, int]
+) -> None:
+    """A small photo framed in bars and saved at JPEG quality 75: the blocks that straddle
+    each bar's inner edge smear the picture into it, and a bar line left behind (257 px
+    instead of 256) put the letterbox variant up to 32 bits from the picture."""
+    from PIL import Image
+
+    picture = Image.open(PDQ_REF / "reg-test-input/labelme-subset" / name).convert("RGB")
+    framed = Image.new("RGB", (picture.width + 60, picture.height + 60), colour)
+    framed.paste(picture, (30, 30))
+    target = hash_bytes(encode(picture, quality=95)).primary_pdq
+    assert target is not None
+    result = hash_bytes(encode(framed, quality=75), options=HashOptions(letterbox=True))
+    assert distance(variant(result, "letterbox").hex, target.hex) <= 6
+
+
 def test_pytx_unletterbox_rows_are_near_ours() -> None:
     rows = {
         r["transform"]: r["pdq_hex"]

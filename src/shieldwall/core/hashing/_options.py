@@ -53,7 +53,8 @@ class HashOptions:
     dihedral_method: DihedralMethod = DihedralMethod.TRANSPOSE
     #: Also hash the image with uniform borders (letterbox/pillarbox bars) trimmed.
     letterbox: bool = False
-    #: Largest per-channel spread (0-255) within a row/column for it to count as a bar.
+    #: How far (0-255, per channel) a bar's pixels may be from the bar's colour (the edge
+    #: line's median); 95% of a row/column's pixels must be that close for it to count as bar.
     letterbox_tolerance: int = 24
     #: One vPDQ frame per this many seconds of video; 0 hashes every frame.
     vpdq_seconds_per_hash: float = 1.0

@@ -195,6 +195,13 @@ def _row(label: str, values: list[int]) -> str:
     )
 
 
+def _photos(quick: bool, *more: Path) -> list[Path]:
+    """The shared data's photos the turned and edited uploads are made from."""
+    photos = sorted((SHARED / "reg-test-input/labelme-subset").glob("*.jpg"))
+    photos += [*more, SHARED / "misc-images/b.jpg", SHARED / "reg-test-input/pen-and-coaster.png"]
+    return photos[-3:] if quick else photos
+
+
 TURNED_SIZES = (256, 300, 512, 1024)
 
 
@@ -204,12 +211,8 @@ def measure_turned(quick: bool) -> dict[str, list[int]]:
     as a JPEG (quality 90) as an upload would be."""
     if not SHARED.is_dir():
         return {}
-    photos = sorted((SHARED / "reg-test-input/labelme-subset").glob("*.jpg"))
-    photos += [SHARED / "misc-images/b.jpg", SHARED / "reg-test-input/pen-and-coaster.png"]
-    if quick:
-        photos = photos[-3:]
     out: dict[str, list[int]] = {"pytx rotations": [], "transpose": [], "dct": []}
-    for path in photos:
+    for path in _photos(quick):
         picture = Image.open(path).convert("RGB")
         for size in TURNED_SIZES:
             upright = picture.resize((size, size))
@@ -276,13 +279,8 @@ def measure_edits(quick: bool) -> dict[str, tuple[list[int], list[int]]]:
     hash, and to its nearest hash with the rotation/flip and letterbox variants."""
     if not SHARED.is_dir():
         return {}
-    photos = sorted((SHARED / "reg-test-input/labelme-subset").glob("*.jpg"))
-    photos += sorted((SHARED / "bridge-mods").glob("aaa-orig.jpg"))
-    photos += [SHARED / "misc-images/b.jpg", SHARED / "reg-test-input/pen-and-coaster.png"]
-    if quick:
-        photos = photos[-3:]
     out: dict[str, tuple[list[int], list[int]]] = {name: ([], []) for name in EDITS}
-    for path in photos:
+    for path in _photos(quick, SHARED / "bridge-mods/aaa-orig.jpg"):
         picture = Image.open(path).convert("RGB")
         target, quality = _pdq(_jpeg(picture, 95), FAST)
         if quality < 80:

@@ -126,6 +126,11 @@ def list_server() -> Iterator[tuple[ListServer, str]]:
         yield fake, server.url + "/list.txt"
 
 
+def list_at(make_exchange: MakeExchange, url: str) -> str:
+    """A ``url`` exchange named "list" reading the list server at ``url``."""
+    return make_exchange("list", "url", {"url": url}, credentials={"bearer_token": "list-token"})
+
+
 def test_a_list_of_bare_values_is_read_as_the_exchanges_signal_type(
     tmp_path: Path,
     make_exchange: MakeExchange,
@@ -168,7 +173,7 @@ def test_a_list_at_an_address_is_streamed_and_unchanged_lists_cost_a_304(
 ) -> None:
     fake, url = list_server
     fake.body = "".join(f"pdq {pdq_of(i)}\r\n" for i in range(50)).encode()
-    name = make_exchange("list", "url", {"url": url}, credentials={"bearer_token": "list-token"})
+    name = list_at(make_exchange, url)
     run = fetch(name)
     assert (run.status, run.added) == ("succeeded", 50)
     assert fetch(name).records == 0
@@ -190,7 +195,7 @@ def test_a_busy_list_is_retried_as_it_asks_then_read_and_one_always_busy_waits_f
     fake, url = list_server
     fake.body = "".join(f"pdq {pdq_of(i)}\n" for i in range(20)).encode()
     fake.busy = [Reply(503, b"", {"Retry-After": "7"}), Reply(429, b"slow down")]
-    name = make_exchange("list", "url", {"url": url}, credentials={"bearer_token": "list-token"})
+    name = list_at(make_exchange, url)
     slept: list[float] = []
     run = fetch(name, sleep=slept.append)
     assert (run.status, run.added) == ("succeeded", 20)

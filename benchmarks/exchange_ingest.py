@@ -400,12 +400,10 @@ def floor_main(args: argparse.Namespace) -> None:
     now = "2026-11-29 00:00:00.000000" if not pg else "2026-11-29 00:00:00+00"
     labels = "[]"
     entry_cols = (
-        "bank_id, signal_type, value, value_key, labels, source, source_record_id, "
+        "id, bank_id, signal_type, value, value_key, labels, source, source_record_id, "
         "added_at, added_by, updated_at, change_seq"
     )
-    item_cols = (
-        "exchange_id, bank_id, record_id, signal_type, value_key, labels, first_seen, last_seen"
-    )
+    item_cols = "exchange_id, record_id, entry_id, labels, first_seen, last_seen"
     raw = db.engine.raw_connection()
     driver: Any = raw.driver_connection
     started = time.monotonic()
@@ -413,11 +411,28 @@ def floor_main(args: argparse.Namespace) -> None:
         end = min(args.records, start + args.floor_batch)
         keys = sorted(pdq_for(i) for i in range(start, end))
         # record ids as the StopNCII adapter makes them (signalType:value)
+        # ids given, as the ingest allocates them (the bank is empty: they start at 1)
         entries = [
-            (bank_id, "pdq", k, k, labels, "exchange", f"ImagePDQ:{k}", now, "exchange:1", now, 1)
-            for k in keys
+            (
+                start + n + 1,
+                bank_id,
+                "pdq",
+                k,
+                k,
+                labels,
+                "exchange",
+                f"ImagePDQ:{k}",
+                now,
+                "exchange:1",
+                now,
+                1,
+            )
+            for n, k in enumerate(keys)
         ]
-        items = [(exchange_id, bank_id, f"ImagePDQ:{k}", "pdq", k, labels, now, now) for k in keys]
+        items = [
+            (exchange_id, f"ImagePDQ:{k}", start + n + 1, labels, now, now)
+            for n, k in enumerate(keys)
+        ]
         if pg:
             with driver.cursor() as cur:
                 for table, cols, rows in (
@@ -433,12 +448,12 @@ def floor_main(args: argparse.Namespace) -> None:
                 driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
                 driver.execute("PRAGMA wal_autocheckpoint=16384")
             driver.execute("BEGIN IMMEDIATE")
-            marks = ", ".join("?" * 11)
+            marks = ", ".join("?" * 12)
             driver.executemany(
                 f"INSERT INTO bank_entries ({entry_cols}) VALUES ({marks})",  # noqa: S608
                 entries,
             )
-            marks = ", ".join("?" * 8)
+            marks = ", ".join("?" * 6)
             driver.executemany(
                 f"INSERT INTO exchange_items ({item_cols}) VALUES ({marks})",  # noqa: S608
                 items,

@@ -96,6 +96,6 @@ def test_duplicate_check_probes_the_index_even_when_statistics_say_the_table_is_
             )
     finally:
         other.dispose()
-    assert "ix_bank_entries_lookup" in plan, plan
+    assert "uq_bank_entries_value" in plan, plan
     assert "Seq Scan on bank_entries" not in plan, plan
     assert "ix_bank_entries_bank_id" not in plan, plan

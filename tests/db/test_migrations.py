@@ -102,3 +102,61 @@ def test_sqlite_is_migrated_on_start_and_uses_wal(tmp_path: Path) -> None:
     again = create_app(settings)
     assert migrate.current_revision(again.state.db.engine) == migrate.head_revision(db.engine)
     again.state.db.dispose()
+
+
+def test_exchange_items_move_to_their_entry_ids_and_back(empty_db: Database) -> None:
+    """0015: each provenance item finds its entry by (bank, signal type, value key); an item
+    whose entry is gone is dropped; a downgrade restores the three columns."""
+    migrate.upgrade(empty_db.engine, "0014_bank_entry_indexes")
+    now = "2026-11-29 00:00:00"
+    with empty_db.engine.begin() as conn:
+        for bank_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO banks (id, name, description, kind, action, enabled, labels, "
+                    "pdq_threshold, vpdq_distance, vpdq_query_pct, vpdq_target_pct, dihedral, "
+                    "letterbox, created_at, updated_at, change_seq) VALUES "
+                    "(:id, :name, '', 'block', 'block', true, '[]', 31, 31, 80, 0, false, "
+                    "false, :now, :now, 0)"
+                ),
+                {"id": bank_id, "name": f"B{bank_id}", "now": now},
+            )
+        # the same value in two banks: each item must find its own bank's entry
+        for entry_id, bank_id, key in ((10, 1, "a" * 64), (11, 2, "a" * 64), (12, 1, "b" * 64)):
+            conn.execute(
+                text(
+                    "INSERT INTO bank_entries (id, bank_id, signal_type, value, value_key, "
+                    "labels, source, added_at, added_by, updated_at, change_seq) VALUES "
+                    "(:id, :bank, 'pdq', :value, :key, '[]', 'exchange', :now, 'x', :now, 1)"
+                ),
+                {"id": entry_id, "bank": bank_id, "value": key, "key": key, "now": now},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO exchanges (id, name, type, bank_id, settings, enabled, "
+                "schedule_minutes, time_limit_seconds, labels, feedback, created_at, "
+                "updated_at) VALUES (1, 'x', 'local_file', 2, '{}', true, 60, 600, '[]', "
+                "false, :now, :now)"
+            ),
+            {"now": now},
+        )
+        for item_id, bank_id, key in ((1, 2, "a" * 64), (2, 1, "b" * 64), (3, 1, "c" * 64)):
+            conn.execute(
+                text(
+                    "INSERT INTO exchange_items (id, exchange_id, bank_id, record_id, "
+                    "signal_type, value_key, labels, first_seen, last_seen) VALUES "
+                    "(:id, 1, :bank, :record, 'pdq', :key, '[]', :now, :now)"
+                ),
+                {"id": item_id, "bank": bank_id, "record": f"r{item_id}", "key": key, "now": now},
+            )
+    migrate.upgrade(empty_db.engine)
+    with empty_db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, entry_id FROM exchange_items ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(1, 11), (2, 12)]  # item 3 had no entry
+    migrate.downgrade(empty_db.engine, "0014_bank_entry_indexes")
+    with empty_db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, bank_id, signal_type, value_key FROM exchange_items ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [(1, 2, "pdq", "a" * 64), (2, 1, "pdq", "b" * 64)]
+    empty_db.dispose()

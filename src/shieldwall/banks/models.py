@@ -54,8 +54,8 @@ class BankEntry(Base):
 
     __tablename__ = "bank_entries"
     __table_args__ = (
-        UniqueConstraint("bank_id", "signal_type", "value_key", name="uq_bank_entries_value"),
-        Index("ix_bank_entries_lookup", "signal_type", "value_key"),
+        # (signal_type, value_key) first: it also serves lookups of a value across banks
+        UniqueConstraint("signal_type", "value_key", "bank_id", name="uq_bank_entries_value"),
         # changes in order: for every server's live index, and for one bank's shared feed
         Index("ix_bank_entries_change", "change_seq", "id"),
         Index("ix_bank_entries_feed", "bank_id", "change_seq", "id"),

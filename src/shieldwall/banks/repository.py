@@ -17,7 +17,6 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    insert,
     or_,
     select,
     text,
@@ -158,7 +157,7 @@ def list_entries(
 
 
 # Two array parameters, so the statement is compiled once and cached. The inner lookup
-# names only (signal_type, value_key), so the one index that fits is ix_bank_entries_lookup;
+# names only (signal_type, value_key), the leading columns of uq_bank_entries_value;
 # OFFSET 0 keeps PostgreSQL from flattening it into a join or pushing bank_id into it.
 _PG_FIND_EXISTING = text(
     "SELECT found.id, wanted.signal_type, wanted.value_key, found.removed_at "
@@ -217,7 +216,7 @@ def find_existing(
     """``{(signal_type, value_key): (id, removed)}`` for the keys already in the bank,
     in one query, at a cost that does not grow with the bank.
 
-    PostgreSQL: one probe of ix_bank_entries_lookup per key, whatever the statistics say.
+    PostgreSQL: one probe of uq_bank_entries_value per key, whatever the statistics say.
     Within a long import the table's statistics never include the rows just written (an
     autovacuum ANALYZE during the import even records the table as empty), and a plain
     ``IN (...)`` list or a join is then planned as a walk over the whole bank per batch or
@@ -240,13 +239,24 @@ def find_existing(
 def insert_entries(
     session: Session, rows: Sequence[Mapping[str, Any]], *, returning: bool = False
 ) -> list[int]:
-    """Insert rows (dicts with :data:`INSERT_COLUMNS`) in one executemany; with
-    ``returning``, their new ids in the order given."""
+    """Insert rows (dicts with :data:`INSERT_COLUMNS`) in one bulk insert; with
+    ``returning``, their new ids in the order given (allocated first, see
+    :func:`shieldwall.db.bulk.allocate_ids`: the caller has taken a change number, so it
+    holds the write lock)."""
     if not rows:
         return []
     if returning:
-        stmt = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
-        return [int(i) for i in session.execute(stmt, list(rows)).scalars()]
+        ids = bulk.allocate_ids(session, _entries, len(rows))
+        bulk.insert_rows(
+            session,
+            _entries,
+            ("id", *INSERT_COLUMNS),
+            (
+                [entry_id, *(row[c] for c in INSERT_COLUMNS)]
+                for entry_id, row in zip(ids, rows, strict=True)
+            ),
+        )
+        return ids
     bulk.insert_rows(
         session, _entries, INSERT_COLUMNS, ([row[c] for c in INSERT_COLUMNS] for row in rows)
     )

@@ -516,7 +516,25 @@ def withdraw_entries(
     taken ``seq`` from :func:`change_seq`."""
     existing = repository.find_existing(session, bank.id, keys)
     ids = [entry_id for entry_id, removed in existing.values() if not removed]
-    return repository.remove_entries(session, ids, source=source.value, seq=seq, now=now)
+    return withdraw_entry_ids(session, ids, source=source, seq=seq, now=now)
+
+
+def withdraw_entry_ids(
+    session: Session,
+    entry_ids: Sequence[int],
+    *,
+    source: EntrySource,
+    seq: int,
+    now: datetime,
+) -> int:
+    """:func:`withdraw_entries` by entry id (entries of any bank)."""
+    ids = sorted(set(entry_ids))
+    return sum(
+        repository.remove_entries(
+            session, ids[start : start + 2000], source=source.value, seq=seq, now=now
+        )
+        for start in range(0, len(ids), 2000)
+    )
 
 
 def relabel_entries(

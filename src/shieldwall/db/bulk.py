@@ -67,6 +67,29 @@ def insert_rows(
     return len(converted)
 
 
+def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` fresh primary-key values for ``table``, ascending, to insert rows with
+    (so a bulk insert need not read its ids back). PostgreSQL takes them from the column's
+    sequence. SQLite continues after the largest id, as it would itself: the caller must
+    hold the write lock (have written in this transaction), so no other writer can take
+    them before the rows are inserted."""
+    if count <= 0:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        found = connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) "
+            "FROM generate_series(1, %(count)s)",
+            {"table": table.name, "count": count},
+        ).scalars()
+        return sorted(int(i) for i in found)
+    last = connection.exec_driver_sql(
+        f"SELECT max(id) FROM {table.name}"  # noqa: S608 - our table's name
+    ).scalar()
+    start = int(last or 0) + 1
+    return list(range(start, start + count))
+
+
 def _escape(text: str) -> str:
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
         return text.translate(_COPY_ESCAPES)

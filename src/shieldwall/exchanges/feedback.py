@@ -87,50 +87,46 @@ def on_decision(session: Session, settings: Settings, case: Case, actor: Princip
     entry_ids = _matched_entries(session, case)
     if not entry_ids:
         return
-    rows = session.execute(
-        select(BankEntry.id, BankEntry.bank_id, BankEntry.signal_type, BankEntry.value_key).where(
-            BankEntry.id.in_(sorted(entry_ids))
-        )
-    ).all()
-    # one lookup of the live provenance items per bank, not one per matched entry
-    by_bank: dict[int, dict[tuple[str, str], int]] = {}
-    for entry_id, bank_id, signal_type, value_key in rows:
-        by_bank.setdefault(bank_id, {})[(signal_type, value_key)] = int(entry_id)
+    signal_of = dict(
+        session.execute(
+            select(BankEntry.id, BankEntry.signal_type).where(BankEntry.id.in_(sorted(entry_ids)))
+        ).all()
+    )
     queued = 0
     exchanges: dict[int, Exchange | None] = {}
-    for bank_id, entries in by_bank.items():
-        for item_id, exchange_id, record_id, signal_type, value_key in repository.items_for_values(
-            session, bank_id, list(entries)
+    # one lookup of the live provenance items, not one per matched entry
+    for item_id, exchange_id, record_id, entry_id in repository.items_for_entries(
+        session, signal_of
+    ):
+        signal_type = str(signal_of[entry_id])
+        if exchange_id not in exchanges:
+            exchanges[exchange_id] = repository.get_exchange(session, exchange_id)
+        exchange = exchanges[exchange_id]
+        if (
+            exchange is None
+            or not exchange.feedback
+            or ExchangeType(exchange.type) not in FEEDBACK_TYPES
         ):
-            entry_id = entries[(signal_type, value_key)]
-            if exchange_id not in exchanges:
-                exchanges[exchange_id] = repository.get_exchange(session, exchange_id)
-            exchange = exchanges[exchange_id]
-            if (
-                exchange is None
-                or not exchange.feedback
-                or ExchangeType(exchange.type) not in FEEDBACK_TYPES
-            ):
-                continue
-            key = _key(case.id, exchange_id, record_id, signal_type)
-            if session.scalar(select(OutboxItem.id).where(OutboxItem.key == key)) is not None:
-                continue  # queued before (a retried decision): sent once
-            enqueue(
-                session,
-                kind=KIND,
-                key=key,
-                payload={
-                    "exchange_id": exchange_id,
-                    "item_id": item_id,
-                    "entry_id": entry_id,
-                    "signal_type": signal_type,
-                    "verdict": verdict,
-                    "case_id": case.id,
-                },
-                subject=f"exchange:{exchange_id}",
-                principles=(10,),
-            )
-            queued += 1
+            continue
+        key = _key(case.id, exchange_id, record_id, signal_type)
+        if session.scalar(select(OutboxItem.id).where(OutboxItem.key == key)) is not None:
+            continue  # queued before (a retried decision): sent once
+        enqueue(
+            session,
+            kind=KIND,
+            key=key,
+            payload={
+                "exchange_id": exchange_id,
+                "item_id": item_id,
+                "entry_id": entry_id,
+                "signal_type": signal_type,
+                "verdict": verdict,
+                "case_id": case.id,
+            },
+            subject=f"exchange:{exchange_id}",
+            principles=(10,),
+        )
+        queued += 1
     if queued:
         audit.record(
             session,

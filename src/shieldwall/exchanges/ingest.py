@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
@@ -256,21 +256,21 @@ def apply_records(
     for row in repository.items_for_records(session, exchange.id, [c.record_id for c in checked]):
         existing.setdefault(row[1], []).append(row)
 
-    inserts: list[dict[str, Any]] = []
+    inserts: list[tuple[str, Key, list[str]]] = []
     changes: list[dict[str, Any]] = []
     touched: list[int] = []
-    gone_keys: set[Key] = set()
+    gone: dict[Key, int] = {}
     wanted: dict[Key, banks.NewEntry] = {}
     relabel: dict[Key, list[str]] = {}
     for record in checked:
         items = existing.get(record.record_id)
-        have = {(row[2], row[3]): row for row in items} if items else {}
+        have = {(row[3], row[4]): row for row in items} if items else {}
         for key, row in have.items():
-            item_id, _, _, _, labels, removed_at = row
+            item_id, _, entry_id, _, _, labels, removed_at = row
             if record.deleted or key not in record.entries:
                 if removed_at is None:
                     changes.append(_change(item_id, labels, now, gone=now))
-                    gone_keys.add(key)
+                    gone[key] = entry_id
             elif removed_at is not None:
                 changes.append(_change(item_id, record.labels, now, gone=None))
                 wanted[key] = record.entries[key]
@@ -281,49 +281,55 @@ def apply_records(
                 touched.append(item_id)
         for key, entry in record.entries.items():
             if key not in have:
-                inserts.append(
-                    {
-                        "exchange_id": exchange.id,
-                        "bank_id": bank.id,
-                        "record_id": record.record_id,
-                        "signal_type": key[0],
-                        "value_key": key[1],
-                        "labels": record.labels,
-                        "first_seen": now,
-                        "last_seen": now,
-                        "removed_at": None,
-                    }
-                )
+                inserts.append((record.record_id, key, record.labels))
                 wanted[key] = entry
 
-    # In key order: the indexes of a large table are then written page after page instead
-    # of at random, which is what keeps a million-record fetch from slowing down as it grows
-    # (for list-like sources, record ids and values sort alike).
-    inserts.sort(key=lambda row: (row["record_id"], row["signal_type"], row["value_key"]))
-    repository.insert_items(session, inserts)
-    repository.update_items(session, changes)
-    repository.touch_items(session, touched, now=now)
-
+    entry_ids: dict[Key, int] = {}
     if wanted:
+        # in key order: the indexes of a large table are then written page after page
+        # instead of at random, which keeps a million-record fetch from slowing down as it
+        # grows (for list-like sources, record ids and values sort alike)
+        keys = sorted(wanted)
         outcomes = banks.store_entries(
             session,
             bank,
-            [wanted[key] for key in sorted(wanted)],
+            [wanted[key] for key in keys],
             added_by=f"exchange:{exchange.id}",
             seq=seq,
             now=now,
-            want_ids=False,
         )
         result.added = sum(o is not AddOutcome.DUPLICATE for o, _ in outcomes)
+        entry_ids = {
+            key: cast(int, entry_id) for key, (_, entry_id) in zip(keys, outcomes, strict=True)
+        }
+    inserts.sort(key=lambda item: (item[0], entry_ids[item[1]]))
+    repository.insert_items(
+        session,
+        [
+            {
+                "exchange_id": exchange.id,
+                "record_id": record_id,
+                "entry_id": entry_ids[key],
+                "labels": labels,
+                "first_seen": now,
+                "last_seen": now,
+                "removed_at": None,
+            }
+            for record_id, key, labels in inserts
+        ],
+    )
+    repository.update_items(session, changes)
+    repository.touch_items(session, touched, now=now)
+
     relabel = {k: v for k, v in relabel.items() if k not in wanted}
     if relabel:
         banks.relabel_entries(session, bank, relabel, source=EntrySource.EXCHANGE, seq=seq, now=now)
         result.updated = len(relabel)
-    orphans = gone_keys - set(wanted)
+    orphans = {entry_id for key, entry_id in gone.items() if key not in wanted}
     if orphans:
-        orphans -= repository.claimed_keys(session, bank.id, orphans)
-        result.removed = banks.withdraw_entries(
-            session, bank, sorted(orphans), source=EntrySource.EXCHANGE, seq=seq, now=now
+        orphans -= repository.claimed_entries(session, orphans)
+        result.removed = banks.withdraw_entry_ids(
+            session, sorted(orphans), source=EntrySource.EXCHANGE, seq=seq, now=now
         )
 
     clean = [c.record_id for c in checked if c.record_id not in partial]
@@ -401,10 +407,10 @@ def sweep(
     stale = repository.stale_items(session, exchange.id, before, limit, after_id=after_id)
     if not stale:
         return 0, 0, after_id
-    repository.remove_items(session, [i for i, _, _ in stale], now=now)
-    keys = {(t, k) for _, t, k in stale}
-    keys -= repository.claimed_keys(session, bank.id, keys)
-    removed = banks.withdraw_entries(
-        session, bank, sorted(keys), source=EntrySource.EXCHANGE, seq=seq, now=now
+    repository.remove_items(session, [i for i, _ in stale], now=now)
+    entries = {entry_id for _, entry_id in stale}
+    entries -= repository.claimed_entries(session, entries)
+    removed = banks.withdraw_entry_ids(
+        session, sorted(entries), source=EntrySource.EXCHANGE, seq=seq, now=now
     )
     return len(stale), removed, stale[-1][0]

@@ -76,7 +76,8 @@ class ExchangeRun(Base):
 
 
 class ExchangeItem(Base):
-    """Provenance: one signal of one source record, as last seen.
+    """Provenance: one signal (the bank entry ``entry_id``) of one source record, as last
+    seen.
 
     A source record (an NCMEC entry, a StopNCII hash record, a partner's entry) may carry
     several signals, and one signal may be carried by several records (or exchanges) feeding
@@ -86,18 +87,14 @@ class ExchangeItem(Base):
 
     __tablename__ = "exchange_items"
     __table_args__ = (
-        UniqueConstraint(
-            "exchange_id", "record_id", "signal_type", "value_key", name="uq_exchange_items_record"
-        ),
-        Index("ix_exchange_items_value", "bank_id", "signal_type", "value_key"),
+        UniqueConstraint("exchange_id", "record_id", "entry_id", name="uq_exchange_items_record"),
+        Index("ix_exchange_items_entry", "entry_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id"))
-    bank_id: Mapped[int] = mapped_column(Integer)
     record_id: Mapped[str] = mapped_column(String(200))
-    signal_type: Mapped[str] = mapped_column(String(20))
-    value_key: Mapped[str] = mapped_column(String(64))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
     labels: Mapped[list[str]] = mapped_column(JSONType)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from shieldwall.banks.models import Bank, BankEntry
-from shieldwall.banks.repository import key_probes
 from shieldwall.db import bulk
 from shieldwall.exchanges.models import (
     Exchange,
@@ -203,25 +202,29 @@ def abandoned_runs(session: Session, exchange_id: int, owner: str) -> list[Excha
 
 # ---- items (provenance) --------------------------------------------------------------------
 
-ItemRow = tuple[int, str, str, str, list[str], datetime | None]
+#: (id, record_id, entry_id, signal_type, value_key, labels, removed_at)
+ItemRow = tuple[int, str, int, str, str, list[str], datetime | None]
 
 _PG_FIND_ITEMS = text(
-    "SELECT i.id, i.record_id, i.signal_type, i.value_key, i.labels, i.removed_at "
+    "SELECT i.id, i.record_id, i.entry_id, e.signal_type, e.value_key, i.labels, i.removed_at "
     "FROM unnest(string_to_array(:records, chr(31))) AS wanted(record_id) "
-    "CROSS JOIN LATERAL (SELECT id, record_id, signal_type, value_key, labels, removed_at "
+    "CROSS JOIN LATERAL (SELECT id, record_id, entry_id, labels, removed_at "
     "FROM exchange_items WHERE exchange_id = :exchange_id AND record_id = wanted.record_id "
-    "OFFSET 0) AS i"
+    "OFFSET 0) AS i "
+    "JOIN bank_entries e ON e.id = i.entry_id"
 )
 
 
 _SQLITE_FIND_ITEMS = text(
-    "SELECT id, record_id, signal_type, value_key, labels, removed_at FROM exchange_items "
-    "WHERE exchange_id = :exchange_id AND record_id IN (SELECT value FROM json_each(:records))"
+    "SELECT i.id, i.record_id, i.entry_id, e.signal_type, e.value_key, i.labels, i.removed_at "
+    "FROM exchange_items i JOIN bank_entries e ON e.id = i.entry_id "
+    "WHERE i.exchange_id = :exchange_id AND i.record_id IN (SELECT value FROM json_each(:records))"
 ).columns(
     _items.c.id,
     _items.c.record_id,
-    _items.c.signal_type,
-    _items.c.value_key,
+    _items.c.entry_id,
+    BankEntry.__table__.c.signal_type,
+    BankEntry.__table__.c.value_key,
     _items.c.labels,
     _items.c.removed_at,
 )
@@ -230,8 +233,8 @@ _SQLITE_FIND_ITEMS = text(
 def items_for_records(
     session: Session, exchange_id: int, record_ids: Sequence[str]
 ) -> list[ItemRow]:
-    """(id, record_id, signal_type, value_key, labels, removed_at) of every item of these
-    records, probing the unique index once per record whatever the statistics say (see
+    """:data:`ItemRow` of every item of these records (the entry's key read through its
+    id), probing the unique index once per record whatever the statistics say (see
     :func:`shieldwall.banks.repository.find_existing`)."""
     out: list[ItemRow] = []
     for chunk in _chunks(list(record_ids)):
@@ -245,7 +248,7 @@ def items_for_records(
                 exchange_id=exchange_id, records=json.dumps(list(chunk))
             )
         out.extend(
-            (int(r[0]), str(r[1]), str(r[2]), str(r[3]), list(r[4] or []), r[5])
+            (int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), list(r[5] or []), r[6])
             for r in session.execute(stmt).all()
         )
     return out
@@ -253,10 +256,8 @@ def items_for_records(
 
 ITEM_COLUMNS = (
     "exchange_id",
-    "bank_id",
     "record_id",
-    "signal_type",
-    "value_key",
+    "entry_id",
     "labels",
     "first_seen",
     "last_seen",
@@ -302,32 +303,30 @@ def remove_items(session: Session, item_ids: Sequence[int], *, now: datetime) ->
         )
 
 
+# One probe of ix_exchange_items_entry per entry, whatever the statistics say (a plain IN
+# list may be planned as a walk over every item while the table's statistics lag a fetch).
 _PG_CLAIMED = text(
-    "SELECT wanted.signal_type, wanted.value_key "
-    "FROM unnest(string_to_array(:types, chr(31)), string_to_array(:keys, chr(31))) "
-    "AS wanted(signal_type, value_key) "
-    "CROSS JOIN LATERAL (SELECT 1 FROM exchange_items WHERE bank_id = :bank_id "
-    "AND signal_type = wanted.signal_type AND value_key = wanted.value_key "
+    "SELECT wanted.entry_id FROM unnest(string_to_array(:ids, ',')::bigint[]) "
+    "AS wanted(entry_id) "
+    "CROSS JOIN LATERAL (SELECT 1 FROM exchange_items WHERE entry_id = wanted.entry_id "
     "AND removed_at IS NULL LIMIT 1) AS hit"
 )
 _SQLITE_CLAIMED = text(
-    "SELECT DISTINCT signal_type, value_key FROM exchange_items "
-    "WHERE bank_id = :bank_id AND signal_type = :signal_type "
-    "AND value_key IN (SELECT value FROM json_each(:keys)) AND removed_at IS NULL"
+    "SELECT DISTINCT entry_id FROM exchange_items "
+    "WHERE entry_id IN (SELECT value FROM json_each(:ids)) AND removed_at IS NULL"
 )
 
 
-def claimed_keys(
-    session: Session, bank_id: int, keys: Iterable[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """The keys some live item (of any exchange) still carries into ``bank_id``: one probe
-    of ``ix_exchange_items_value`` per key, whatever the bank's size or the statistics."""
-    wanted = sorted(set(keys))
-    found: set[tuple[str, str]] = set()
-    for chunk in _chunks(wanted, _CHUNK):
-        statements = key_probes(session, bank_id, chunk, pg=_PG_CLAIMED, sqlite=_SQLITE_CLAIMED)
-        for stmt in statements:
-            found.update((str(a), str(b)) for a, b in session.execute(stmt).all())
+def claimed_entries(session: Session, entry_ids: Iterable[int]) -> set[int]:
+    """The entries some live item (of any exchange) still carries."""
+    wanted = sorted(set(entry_ids))
+    found: set[int] = set()
+    for chunk in _chunks(wanted):
+        if _is_pg(session):
+            stmt = _PG_CLAIMED.bindparams(ids=",".join(str(int(i)) for i in chunk))
+        else:
+            stmt = _SQLITE_CLAIMED.bindparams(ids=json.dumps([int(i) for i in chunk]))
+        found.update(int(i) for (i,) in session.execute(stmt).all())
     return found
 
 
@@ -335,7 +334,7 @@ _SQLITE_STALE = text(
     # "+exchange_id" keeps SQLite off the (exchange_id, record_id, ...) index: walking the
     # primary key from :after_id, in id order, finds the next batch without reading (and
     # sorting) every item of the exchange again
-    "SELECT id, signal_type, value_key FROM exchange_items WHERE id > :after_id "
+    "SELECT id, entry_id FROM exchange_items WHERE id > :after_id "
     "AND +exchange_id = :exchange_id AND removed_at IS NULL AND last_seen < :before "
     "ORDER BY id LIMIT :limit"
 ).bindparams(bindparam("before", type_=_items.c.last_seen.type))
@@ -343,14 +342,14 @@ _SQLITE_STALE = text(
 
 def stale_items(
     session: Session, exchange_id: int, before: datetime, limit: int, *, after_id: int = 0
-) -> list[tuple[int, str, str]]:
+) -> list[tuple[int, int]]:
     """Live items not seen since ``before``, with ids above ``after_id``, in id order:
-    (id, signal_type, value_key). A caller that removes them and asks again from the last
-    id reads each item once, whatever the exchange's size."""
+    (id, entry_id). A caller that removes them and asks again from the last id reads each
+    item once, whatever the exchange's size."""
     stmt: Executable
     if _is_pg(session):
         stmt = (
-            select(_items.c.id, _items.c.signal_type, _items.c.value_key)
+            select(_items.c.id, _items.c.entry_id)
             .where(
                 _items.c.id > after_id,
                 _items.c.exchange_id == exchange_id,
@@ -364,8 +363,7 @@ def stale_items(
         stmt = _SQLITE_STALE.bindparams(
             after_id=after_id, exchange_id=exchange_id, before=before, limit=limit
         )
-    rows = session.execute(stmt).all()
-    return [(int(i), str(t), str(k)) for i, t, k in rows]
+    return [(int(i), int(e)) for i, e in session.execute(stmt).all()]
 
 
 def count_live_records(session: Session, exchange_ids: Sequence[int]) -> dict[int, int]:
@@ -379,27 +377,18 @@ def count_live_records(session: Session, exchange_ids: Sequence[int]) -> dict[in
     return {int(x): int(n) for x, n in rows}
 
 
-def items_for_values(
-    session: Session, bank_id: int, keys: Sequence[tuple[str, str]]
-) -> list[tuple[int, int, str, str, str]]:
-    """Live items carrying these keys into ``bank_id``: (item id, exchange_id, record_id,
-    signal_type, value_key)."""
-    out: list[tuple[int, int, str, str, str]] = []
-    for chunk in _chunks(sorted(set(keys)), 500):
+def items_for_entries(
+    session: Session, entry_ids: Iterable[int]
+) -> list[tuple[int, int, str, int]]:
+    """Live items carrying these entries: (item id, exchange_id, record_id, entry_id)."""
+    out: list[tuple[int, int, str, int]] = []
+    for chunk in _chunks(sorted(set(entry_ids)), 500):
         rows = session.execute(
-            select(
-                _items.c.id,
-                _items.c.exchange_id,
-                _items.c.record_id,
-                _items.c.signal_type,
-                _items.c.value_key,
-            ).where(
-                _items.c.bank_id == bank_id,
-                _items.c.removed_at.is_(None),
-                tuple_(_items.c.signal_type, _items.c.value_key).in_(list(chunk)),
-            )
+            select(_items.c.id, _items.c.exchange_id, _items.c.record_id, _items.c.entry_id)
+            .where(_items.c.entry_id.in_(list(chunk)), _items.c.removed_at.is_(None))
+            .order_by(_items.c.id)
         ).all()
-        out.extend((int(i), int(a), str(b), str(c), str(d)) for i, a, b, c, d in rows)
+        out.extend((int(i), int(a), str(b), int(c)) for i, a, b, c in rows)
     return out
 
 

@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 PERCEPTUAL = (SignalType.PDQ.value, SignalType.VPDQ.value)
 #: "Is a PDQ or vPDQ entry", as an expression rather than the bare column, so no planner
-#: serves it from ix_bank_entries_lookup: that walks (and then sorts) every PDQ entry of
-#: every bank for each page read, where the id or change order needs only the page's rows.
+#: serves it from an index that starts with signal_type (uq_bank_entries_value): that walks
+#: (and then sorts) every PDQ entry of every bank for each page read, where the id or
+#: change order needs only the page's rows.
 _IS_PERCEPTUAL = BankEntry.signal_type.concat("").in_(PERCEPTUAL)
 #: vPDQ frames share one index; a frame's id is ``entry_id << FRAME_BITS | frame ordinal``.
 FRAME_BITS = 20

@@ -3,7 +3,9 @@ regular expressions, URLs and domains."""
 
 from __future__ import annotations
 
+import logging
 import time
+import tracemalloc
 
 import pytest
 
@@ -85,6 +87,86 @@ def test_dangerous_or_broken_patterns_are_refused(pattern: str) -> None:
         check_pattern(pattern)
 
 
+HUGE_REPEATS = [
+    "a{99999999}",
+    "a{1001}",
+    "a{0,5000}",
+    "a{2000,}",
+    r"\w{1001}?",
+    "(?:a{1000}){1000}",
+    "(?:a{100}){101}",
+    "(a{100}){100}{100}",
+    "((a{10}){10}){101}",
+    "(?:(?:a{100}){10}|b){20}",
+    "(?:a{100}){100}b{100}",
+    "a{1000}" * 11,
+    "(?x) a{9999 9999}",
+    "(?x)a{99#\n999}",
+    "(?i)(?:a{1000}){11}",
+    r"\p{L}{50000}",
+    "(?:ab){e<=1}{5000}",
+    "(?=a{5000})",
+    "(" * 400 + ")" * 400,
+]
+
+
+@pytest.mark.parametrize("pattern", HUGE_REPEATS)
+def test_huge_repeats_are_refused_before_compiling(pattern: str) -> None:
+    # regex unrolls repeats when it compiles: a{99999999} alone took ~23 GB
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ValueError, match=r"repeat|invalid|nested"):
+            check_pattern(pattern)
+        elapsed = time.monotonic() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 1
+    assert peak < 5_000_000
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\b(?:how old|what age) (?:are|r) (?:you|u)\b",
+        r"\b(?:send|show) (?:me )?(?:a )?(?:pic|photo|vid)s?\b",
+        r"\bdon'?t tell (?:your|ur) (?:mom|mum|dad|parents)\b",
+        r"\b(?:snap|kik|telegram|discord)\b.{0,40}\b(?:add|dm|message)\b",
+        r"\b1[0-7] ?(?:yo|y/o|years? old)\b",
+        r"\bzorb\w{0,20} (?:vid|pic)s?\b",
+        r"(?:\d{3}[- ]?){2}\d{4}",
+        r"\p{L}{3,30}",
+        "a{1000}",
+        "(?:a{100}){100}",
+        "(?:zorblax){e<=1}",
+    ],
+)
+def test_ordinary_patterns_still_pass(pattern: str) -> None:
+    assert check_pattern(pattern).pattern == pattern
+
+
+def test_a_stored_pattern_over_the_limits_is_skipped_by_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # rows stored before the check existed: the matcher skips them instead of compiling them
+    caplog.set_level(logging.WARNING, logger="shieldwall")
+    started = time.monotonic()
+    m = TermMatcher(
+        [
+            entry(7, EntryKind.REGEX, "a{99999999}"),
+            entry(8, EntryKind.REGEX, "(?:zorb{1000}){1000}"),
+            entry(9, EntryKind.REGEX, r"\bzorb\w+\b"),
+        ]
+    )
+    assert time.monotonic() - started < 1
+    assert [h.entry.id for h in m.match("ZORBLAX").hits] == [9]
+    skipped = [r for r in caplog.records if r.getMessage() == "text.pattern_skipped"]
+    assert [r.__dict__["entry_id"] for r in skipped] == [7, 8]
+    assert "zorb" not in caplog.text
+    assert "99999999" not in caplog.text
+
+
 def test_a_slow_pattern_that_passes_the_checks_is_time_limited() -> None:
     # overlapping alternation: exponential backtracking without nested quantifiers
     slow = entry(1, EntryKind.REGEX, r"^(a|aa)+$")
@@ -142,3 +224,18 @@ def test_terms_in_scripts_without_spaces_match_inside_text() -> None:
     text = "\u79c1\u306f\u5b50\u4f9b\u304c\u597d\u304d zorbs"  # no spaces around the term
     hits = m.match(text).hits
     assert [(h.entry.id, text[h.start : h.end]) for h in hits] == [(1, "\u5b50\u4f9b")]
+
+
+def test_without_the_parser_it_expects_repeats_are_counted_from_the_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the repeat check reads regex's private parser: a release that changes it must not let
+    # huge repeats through, nor stop ordinary patterns (and the matcher) from working
+    monkeypatch.delattr("regex._regex_core.Source")
+    assert check_pattern(r"\bzorb\w+\b").search("a zorblax") is not None
+    assert check_pattern(r"\d{3}-\d{4}").search("555-1234") is not None
+    for huge in ("a{99999999}", "(?:a{1000}){1000}", "(?x)a{9999 9999}", "(a{100}){100}{100}"):
+        with pytest.raises(ValueError, match="repeat"):
+            check_pattern(huge)
+    m = TermMatcher([entry(1, EntryKind.REGEX, r"\bzorb\w+\b"), entry(2, EntryKind.TERM, "b")])
+    assert sorted(h.entry.id for h in m.match("zorblax b").hits) == [1, 2]

@@ -4,6 +4,8 @@ rejections, export, and the matcher following changes."""
 from __future__ import annotations
 
 import json
+import logging
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ from shieldwall.audit.models import Event
 from shieldwall.core.access import ROLE_SCOPES, Role
 from shieldwall.core.text import term_hash
 from shieldwall.db.engine import Database
+from shieldwall.textsignals.models import TermEntry, TermList
 from tests.api.problem_check import assert_problem
 from tests.conftest import KeyFactory, auth, make_user
 
@@ -126,6 +129,100 @@ def test_import_rejects_bad_lines_with_their_numbers_and_export_round_trips(
     with db.session() as s:
         kinds = [e.kind for e in s.scalars(select(Event).where(Event.kind == "terms.imported"))]
     assert len(kinds) == 2
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "a{99999999}",
+        "a{1001}",
+        "(?:a{1000}){1000}",
+        "(a{100}){100}{100}",
+        "(?:a{100}){100}b{100}",
+        "(?x)a{9999 9999}",
+        "(" * 400 + ")" * 400,
+    ],
+)
+def test_regex_entries_with_huge_repeats_are_refused_quickly(
+    client: TestClient, integration: dict[str, str], pattern: str
+) -> None:
+    # compiling a{99999999} took ~23 GB and got the server OOM-killed
+    create(client, integration)
+    started = time.monotonic()
+    r = client.post(
+        "/v1/term-lists/terms/entries",
+        headers=integration,
+        json={"kind": "regex", "value": pattern, "category": "csam_seeking", "severity": "low"},
+    )
+    assert time.monotonic() - started < 1
+    detail = assert_problem(r, 422, "invalid-input")["detail"]
+    assert any(word in detail for word in ("repeat", "nested", "invalid regular expression"))
+    assert client.get("/v1/term-lists/terms", headers=integration).json()["entries"] == 0
+
+
+def test_import_rejects_a_huge_repeat_and_keeps_the_other_lines(
+    client: TestClient, integration: dict[str, str]
+) -> None:
+    create(client, integration)
+    text = (
+        CSV
+        + "term,zorblax,csam_seeking,high,,,\n"
+        + "regex,a{99999999},csam_seeking,low,,,\n"
+        + "regex,(?:a{1000}){1000},csam_seeking,low,,,\n"
+        + 'regex,"\\bzorb\\w{0,20} pics?\\b",csam_seeking,high,,,\n'
+    )
+    started = time.monotonic()
+    r = client.post(
+        "/v1/term-lists/terms/import",
+        headers=integration,
+        files={"file": ("list.csv", text.encode(), "text/csv")},
+    )
+    assert time.monotonic() - started < 2
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["added"], report["rejected"]) == (2, 2)
+    assert [x["line"] for x in report["rejections"]] == [3, 4]
+    assert "repeat count above 1000" in report["rejections"][0]["reason"]
+    assert "repeats expand" in report["rejections"][1]["reason"]
+
+
+def test_a_stored_pattern_over_the_limits_does_not_stop_the_checks(
+    client: TestClient,
+    integration: dict[str, str],
+    db: Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a row stored before the check existed is skipped when the matcher is rebuilt
+    create(client, integration)
+    added = client.post(
+        "/v1/term-lists/terms/entries",
+        headers=integration,
+        json={"kind": "term", "value": "zorblax", "category": "csam_seeking", "severity": "high"},
+    )
+    assert added.status_code == 200, added.text
+    with db.session() as s:
+        term_list = s.scalars(select(TermList).where(TermList.name == "terms")).one()
+        old = TermEntry(
+            list_id=term_list.id,
+            kind="regex",
+            value="a{99999999}",
+            value_key="0" * 64,
+            category="csam_seeking",
+            severity="high",
+            added_by="before-the-check",
+        )
+        s.add(old)
+        term_list.version += 1
+        s.flush()
+        old_id = old.id
+    caplog.set_level(logging.WARNING, logger="shieldwall")
+    started = time.monotonic()
+    r = client.post("/v1/search-check", headers=integration, json={"query": "zorblax"})
+    assert time.monotonic() - started < 2
+    assert r.json()["decision"] == "block"
+    skipped = [r for r in caplog.records if r.getMessage() == "text.pattern_skipped"]
+    assert [r.__dict__["entry_id"] for r in skipped] == [old_id]
+    assert "99999999" not in caplog.text
 
 
 @pytest.mark.parametrize(

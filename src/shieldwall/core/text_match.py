@@ -17,6 +17,12 @@ text as :func:`shieldwall.core.text.normalise` leaves it (letters, digits and si
   :attr:`MatchResult.timed_out` and counts as no match. A pattern is only run on a text
   that contains its required literal (:func:`required_literal`), so most texts cost no
   regex search at all.
+  Repeats are checked too, before anything is compiled: ``regex`` unrolls a repeat's count
+  into its program (``a{1000000}`` takes about 280 MB), so a count above
+  :data:`MAX_REPEAT_COUNT`, or repeats that together expand to more than
+  :data:`MAX_EXPANDED_SIZE` items (nested counts multiply), are refused. A stored pattern
+  that a newer check refuses is skipped when the matcher is built (logged as
+  ``text.pattern_skipped`` with the entry's id), so it cannot take a worker down.
 - ``url`` and ``domain``: keys from :mod:`shieldwall.core.text_urls`; URLs are extracted
   from the text as written (with common obfuscations undone).
 
@@ -26,6 +32,8 @@ Spans are reported in the text as the caller wrote it (``start``/``end``, end ex
 from __future__ import annotations
 
 import hashlib
+import importlib
+import logging
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -51,7 +59,14 @@ __all__ = [
     "required_literal",
 ]
 
+log = logging.getLogger(__name__)
+
 MAX_PATTERN_LENGTH = 1000
+#: Largest count one repeat may have (``{m}``, ``{m,}``, ``{m,n}``: the larger number).
+MAX_REPEAT_COUNT = 1000
+#: Most items a pattern may expand to once its repeats are unrolled: nested counts
+#: multiply (``(?:a{100}){100}`` is 10,000), sequences and alternatives add up.
+MAX_EXPANDED_SIZE = 10_000
 _NESTED_QUANTIFIER = re.compile(
     r"\((?:[^()\\]|\\.)*(?:[*+]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)\s*(?:[*+]|\{\d*,\d*\})"
 )
@@ -154,8 +169,96 @@ class MatchResult:
         return max(ranks, key=lambda s: s.rank) if ranks else None
 
 
+def _parse_tree(pattern: str) -> Any:
+    """The ``regex`` module's own parse tree of ``pattern``, without compiling it.
+
+    Parsing is cheap whatever the counts (compiling is what unrolls repeats), and reading
+    the tree with the parser that will compile the pattern leaves no syntax the check could
+    read differently: verbose mode's spaces and comments, ``\\p{...}``, fuzzy ``{e<=1}``,
+    character classes. Mirrors the parse step of ``regex._main._compile``: a flag set in the
+    middle of the pattern restarts the parse with it as a global flag."""
+    core: Any = importlib.import_module("regex._regex_core")
+    flags = 0
+    for _attempt in range(16):
+        source = core.Source(pattern)
+        info = core.Info(flags, source.char_type, {})
+        info.guess_encoding = core.UNICODE
+        source.ignore_space = bool(info.flags & core.VERBOSE)
+        try:
+            return core._parse_pattern(source, info)
+        except core._UnscopedFlagSet:
+            flags = info.global_flags
+    raise ValueError("too many inline flags")
+
+
+def _expanded_size(node: Any, core: Any) -> int:
+    """How many items ``node`` unrolls to; refuses a repeat count above the limit."""
+    if isinstance(node, core.GreedyRepeat):  # lazy and possessive repeats are subclasses
+        count: int = node.max_count if node.max_count is not None else node.min_count
+        if count > MAX_REPEAT_COUNT:
+            raise ValueError(
+                f"a repeat count above {MAX_REPEAT_COUNT} is not allowed ({count}): "
+                "a repeat is unrolled when compiled and would take too much memory"
+            )
+        return max(1, count) * _expanded_size(node.subpattern, core)
+    if isinstance(node, core.SetBase):
+        return 1
+    size = 0
+    for value in vars(node).values():
+        children = value if isinstance(value, list | tuple) else (value,)
+        size += sum(_expanded_size(c, core) for c in children if isinstance(c, core.RegexBase))
+    return max(1, size)
+
+
+_BRACE_COUNT = re.compile(r"\{\s*(\d[\d\s]*)(?:,\s*([\d\s]*))?\}")
+
+
+def _counted_repeats(pattern: str) -> int:
+    """The fallback when ``regex``'s parser is not the one we know: every ``{m}``,
+    ``{m,}`` or ``{m,n}`` in the text (spaces inside ignored, as verbose mode reads them)
+    is taken as a repeat, and their counts multiply as if each were nested in the next.
+    That over-counts (``a{100}b{200}`` is refused), never under-counts."""
+    size = 1
+    for low, high in _BRACE_COUNT.findall(pattern):
+        count = int("".join((high or low).split()) or "".join(low.split()))
+        if count > MAX_REPEAT_COUNT:
+            raise ValueError(
+                f"a repeat count above {MAX_REPEAT_COUNT} is not allowed ({count}): "
+                "a repeat is unrolled when compiled and would take too much memory"
+            )
+        size *= max(1, count)
+        if size > MAX_EXPANDED_SIZE:
+            break
+    return size
+
+
+def _check_repeats(pattern: str) -> None:
+    """Refuse repeats that would make the compiled pattern huge (see the module docstring).
+
+    The parser is ``regex``'s private module: should a release change it, the counts are
+    read from the pattern's text instead (:func:`_counted_repeats`, stricter), so patterns
+    are never compiled unchecked and ordinary ones keep working; the tests say so."""
+    try:
+        core: Any = importlib.import_module("regex._regex_core")
+        size = _expanded_size(_parse_tree(pattern), core)
+    except regex.error as exc:  # the parser raises the public regex.error
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    except RecursionError:
+        raise ValueError("groups are nested too deeply") from None
+    except (ImportError, AttributeError, TypeError):
+        size = _counted_repeats(pattern)
+    if size > MAX_EXPANDED_SIZE:
+        raise ValueError(
+            f"the repeats expand the pattern to more than {MAX_EXPANDED_SIZE} items "
+            "(nested repeats multiply their counts: (?:a{100}){100} is 10000 already)"
+        )
+
+
 def check_pattern(pattern: str) -> regex.Pattern[str]:
-    """Compile a list entry's pattern, or raise ``ValueError`` saying why it is refused."""
+    """Compile a list entry's pattern, or raise ``ValueError`` saying why it is refused.
+
+    Everything that is refused is refused before ``regex.compile`` runs, so a refused
+    pattern costs neither time nor memory."""
     if not pattern:
         raise ValueError("empty pattern")
     if len(pattern) > MAX_PATTERN_LENGTH:
@@ -166,10 +269,13 @@ def check_pattern(pattern: str) -> regex.Pattern[str]:
         raise ValueError(
             "nested quantifiers like (a+)+ are not allowed (catastrophic backtracking)"
         )
+    _check_repeats(pattern)
     try:
         return regex.compile(pattern)
     except regex.error as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
+    except RecursionError:
+        raise ValueError("groups are nested too deeply") from None
 
 
 _DIGEST_CACHE_SIZE = 200_000
@@ -243,7 +349,10 @@ class TermMatcher:
                     compiled = check_pattern(entry.value)
                     self._regexes.append((entry, compiled, required_literal(entry.value)))
                 except ValueError:
-                    continue  # refused when added; an older row is skipped, not fatal
+                    # refused when added; a row stored before a check existed is skipped,
+                    # not compiled (logged by id: never the pattern)
+                    log.warning("text.pattern_skipped", extra={"entry_id": entry.id})
+                    continue
             elif entry.kind is EntryKind.URL:
                 self._urls.setdefault(entry.value, []).append(entry)
             elif entry.kind is EntryKind.DOMAIN:

@@ -48,6 +48,7 @@ from shieldwall.reporting.models import ReportContext as ReportContextRow
 from shieldwall.reporting.schemas import (
     STATUS_WORDS,
     STEP_WORDS,
+    STORED,
     ReportContext,
     ReportOut,
     ReportStatus,
@@ -338,7 +339,7 @@ def stored_context(session: Session, settings: Settings, case_id: int) -> Report
     if row is None:
         return None
     plain = unseal(row.data_sealed, settings.resolved_keyring(), aad=_context_aad(case_id))
-    return ReportContext.model_validate_json(plain)
+    return ReportContext.model_validate_json(plain, context=STORED)
 
 
 def set_context(

@@ -237,30 +237,25 @@ def find_existing(
 
 
 def insert_entries(
-    session: Session, rows: Sequence[Mapping[str, Any]], *, returning: bool = False
+    session: Session, rows: Sequence[Sequence[Any]], *, returning: bool = False
 ) -> list[int]:
-    """Insert rows (dicts with :data:`INSERT_COLUMNS`) in one bulk insert; with
+    """Insert rows (values in :data:`INSERT_COLUMNS` order) in one bulk insert; with
     ``returning``, their new ids in the order given (allocated first, see
     :func:`shieldwall.db.bulk.allocate_ids`: the caller has taken a change number, so it
     holds the write lock)."""
     if not rows:
         return []
-    if returning:
-        ids = bulk.allocate_ids(session, _entries, len(rows))
-        bulk.insert_rows(
-            session,
-            _entries,
-            ("id", *INSERT_COLUMNS),
-            (
-                [entry_id, *(row[c] for c in INSERT_COLUMNS)]
-                for entry_id, row in zip(ids, rows, strict=True)
-            ),
-        )
-        return ids
+    if not returning:
+        bulk.insert_rows(session, _entries, INSERT_COLUMNS, rows)
+        return []
+    ids = bulk.allocate_ids(session, _entries, len(rows))
     bulk.insert_rows(
-        session, _entries, INSERT_COLUMNS, ([row[c] for c in INSERT_COLUMNS] for row in rows)
+        session,
+        _entries,
+        ("id", *INSERT_COLUMNS),
+        [(entry_id, *row) for entry_id, row in zip(ids, rows, strict=True)],
     )
-    return []
+    return ids
 
 
 def revive_entries(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

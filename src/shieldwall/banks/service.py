@@ -316,43 +316,55 @@ def store_entries(
     of its first occurrence. Without ``want_ids`` new ids are not fetched (None).
     The caller must have taken ``seq`` from :func:`change_seq` before calling.
     """
+    keys = [(entry.signal_type, entry.value_key) for entry in entries]
     first: dict[tuple[str, str], int] = {}
-    for i, entry in enumerate(entries):
-        first.setdefault(entry.key, i)
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
     existing = repository.find_existing(session, bank.id, first.keys())
 
-    inserts: list[dict[str, Any]] = []
+    inserts: list[tuple[Any, ...]] = []
     insert_keys: list[tuple[str, str]] = []
     revives: list[dict[str, Any]] = []
     outcome_of: dict[tuple[str, str], tuple[AddOutcome, int | None]] = {}
     for key, i in first.items():
         entry = entries[i]
         found = existing.get(key)
-        provenance = {
-            "labels": entry.labels,
-            "quality": entry.quality,
-            "source": entry.source,
-            "source_record_id": entry.source_record_id,
-            "added_at": now,
-            "added_by": added_by,
-            "updated_at": now,
-            "disabled_until": entry.disabled_until,
-            "change_seq": seq,
-        }
         if found is None:
+            # in repository.INSERT_COLUMNS order
             inserts.append(
-                {
-                    "bank_id": bank.id,
-                    "signal_type": entry.signal_type,
-                    "value": entry.value,
-                    "value_key": entry.value_key,
-                    "removed_at": None,
-                    **provenance,
-                }
+                (
+                    bank.id,
+                    entry.signal_type,
+                    entry.value,
+                    entry.value_key,
+                    entry.quality,
+                    entry.labels,
+                    entry.source,
+                    entry.source_record_id,
+                    now,
+                    added_by,
+                    now,
+                    entry.disabled_until,
+                    None,
+                    seq,
+                )
             )
             insert_keys.append(key)
         elif found[1]:
-            revives.append({"entry_id": found[0], **provenance})
+            revives.append(
+                {
+                    "entry_id": found[0],
+                    "labels": entry.labels,
+                    "quality": entry.quality,
+                    "source": entry.source,
+                    "source_record_id": entry.source_record_id,
+                    "added_at": now,
+                    "added_by": added_by,
+                    "updated_at": now,
+                    "disabled_until": entry.disabled_until,
+                    "change_seq": seq,
+                }
+            )
             outcome_of[key] = (AddOutcome.REVIVED, found[0])
         else:
             outcome_of[key] = (AddOutcome.DUPLICATE, found[0])
@@ -362,9 +374,9 @@ def store_entries(
     repository.revive_entries(session, revives)
 
     results: list[tuple[AddOutcome, int | None]] = []
-    for i, entry in enumerate(entries):
-        outcome, entry_id = outcome_of[entry.key]
-        if first[entry.key] != i:
+    for i, key in enumerate(keys):
+        outcome, entry_id = outcome_of[key]
+        if first[key] != i:
             outcome = AddOutcome.DUPLICATE
         results.append((outcome, entry_id))
     return results

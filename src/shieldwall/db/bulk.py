@@ -31,40 +31,43 @@ def insert_rows(
 ) -> int:
     """Insert ``rows`` (values in ``columns`` order; None is SQL NULL); returns how many."""
     connection = session.connection()
+    cells = _by_column(rows, len(columns))
+    if not cells or not cells[0]:
+        return 0
     if connection.dialect.name == "postgresql":
-        return _copy_rows(connection, table, columns, rows)
-    processors = [table.c[name].type._cached_bind_processor(connection.dialect) for name in columns]
-    needs: list[tuple[int, Callable[[Any], Any], dict[int, Any]]] = [
-        (i, p, {}) for i, p in enumerate(processors) if p is not None
-    ]
-    keep: list[Any] = []  # keeps memoised objects alive, so their ids stay theirs
-
-    def convert(row: Sequence[Any]) -> tuple[Any, ...]:
-        out = list(row)
-        for i, process, memo in needs:
-            value = out[i]
-            if value is None:
-                continue
-            if isinstance(value, str | int | float):
-                out[i] = process(value)
-                continue
-            key = id(value)
-            found = memo.get(key)
-            if found is None:
-                found = memo[key] = process(value)
-                keep.append(value)
-            out[i] = found
-        return tuple(out)
-
-    converted = [convert(row) for row in rows]
-    if converted:
-        names = ", ".join(columns)
-        marks = ", ".join("?" for _ in columns)
-        connection.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # noqa: S608 - our names
-            converted,
-        )
+        return _copy_rows(connection, table, columns, cells)
+    for i, name in enumerate(columns):
+        process = table.c[name].type._cached_bind_processor(connection.dialect)
+        if process is not None:
+            cells[i] = _converted(cells[i], process)
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    converted = list(zip(*cells, strict=True))
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # noqa: S608 - our names
+        converted,
+    )
     return len(converted)
+
+
+def _by_column(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
+    """The rows' values, one list per column (every row must have ``width`` values)."""
+    listed = rows if isinstance(rows, list) else list(rows)
+    if not listed:
+        return []
+    cells = [list(column) for column in zip(*listed, strict=True)]
+    if len(cells) != width:
+        raise ValueError(f"rows of {len(cells)} values for {width} columns")
+    return cells
+
+
+def _converted(column: list[Any], convert: Callable[[Any], Any], none: Any = None) -> list[Any]:
+    """``convert`` of each value (None becomes ``none``), once per distinct object: rows of one
+    batch mostly share their timestamps and label lists, and the lookups by ``id`` run in
+    C. The column holds every object, so no id is reused while the table is in use."""
+    distinct = dict(zip(map(id, column), column, strict=True))
+    table = {key: none if value is None else convert(value) for key, value in distinct.items()}
+    return list(map(table.__getitem__, map(id, column)))
 
 
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -113,39 +116,31 @@ def _copy_text(value: Any, is_json: bool) -> str:
 
 
 def _copy_rows(
-    connection: Any, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    connection: Any, table: Table, columns: Sequence[str], cells: list[list[Any]]
 ) -> int:
-    is_json = [isinstance(table.c[name].type, JSON) for name in columns]
-    memo: list[dict[int, str]] = [{} for _ in columns]
-    keep: list[Any] = []
-    count = 0
+    texts = [
+        _copy_column(column, isinstance(table.c[name].type, JSON))
+        for name, column in zip(columns, cells, strict=True)
+    ]
     driver = connection.connection.driver_connection
     assert driver is not None
     names = ", ".join(columns)
-    plain = [not j for j in is_json]
+    lines = list(map("\t".join, zip(*texts, strict=True)))
     with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        lines: list[str] = []
-        for row in rows:
-            fields = []
-            for i, value in enumerate(row):
-                kind = type(value)
-                if kind is str and plain[i]:
-                    fields.append(_escape(value))
-                elif value is None:
-                    fields.append("\\N")
-                elif kind is int and plain[i]:
-                    fields.append(str(value))
-                else:
-                    found = memo[i].get(id(value))
-                    if found is None:
-                        found = memo[i][id(value)] = _copy_text(value, is_json[i])
-                        keep.append(value)
-                    fields.append(found)
-            lines.append("\t".join(fields))
-            count += 1
-            if len(lines) >= _COPY_CHUNK:
-                copy.write("\n".join(lines) + "\n")
-                lines = []
-        if lines:
-            copy.write("\n".join(lines) + "\n")
-    return count
+        for start in range(0, len(lines), _COPY_CHUNK):
+            copy.write("\n".join(lines[start : start + _COPY_CHUNK]) + "\n")
+    return len(lines)
+
+
+def _copy_column(column: list[Any], is_json: bool) -> list[str]:
+    """One column's values as COPY text."""
+    if not is_json:
+        kinds = set(map(type, column))
+        if kinds == {str}:  # hashes, names, record ids: escaped only when they need it
+            joined = "".join(column)
+            if any(special in joined for special in "\\\t\n\r"):
+                return list(map(_escape, column))
+            return column
+        if kinds == {int}:
+            return list(map(str, column))
+    return _converted(column, lambda value: _copy_text(value, is_json), none="\\N")

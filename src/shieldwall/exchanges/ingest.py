@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy.orm import Session
@@ -302,22 +303,13 @@ def apply_records(
         entry_ids = {
             key: cast(int, entry_id) for key, (_, entry_id) in zip(keys, outcomes, strict=True)
         }
-    inserts.sort(key=lambda item: (item[0], entry_ids[item[1]]))
-    repository.insert_items(
-        session,
-        [
-            {
-                "exchange_id": exchange.id,
-                "record_id": record_id,
-                "entry_id": entry_ids[key],
-                "labels": labels,
-                "first_seen": now,
-                "last_seen": now,
-                "removed_at": None,
-            }
-            for record_id, key, labels in inserts
-        ],
-    )
+    # in repository.ITEM_COLUMNS order, sorted like the unique index
+    new_items = [
+        (exchange.id, record_id, entry_ids[key], labels, now, now, None)
+        for record_id, key, labels in inserts
+    ]
+    new_items.sort(key=_item_order)
+    repository.insert_items(session, new_items)
     repository.update_items(session, changes)
     repository.touch_items(session, touched, now=now)
 
@@ -338,6 +330,9 @@ def apply_records(
     result.quarantined = len(bad)
     quarantine(session, exchange.id, bad, run_id=run_id, now=now)
     return result
+
+
+_item_order = itemgetter(1, 2)
 
 
 def _change(

@@ -265,12 +265,10 @@ ITEM_COLUMNS = (
 )
 
 
-def insert_items(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert provenance rows (dicts with :data:`ITEM_COLUMNS`) in one bulk statement."""
+def insert_items(session: Session, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert provenance rows (values in :data:`ITEM_COLUMNS` order) in one bulk statement."""
     if rows:
-        bulk.insert_rows(
-            session, _items, ITEM_COLUMNS, ([row[c] for c in ITEM_COLUMNS] for row in rows)
-        )
+        bulk.insert_rows(session, _items, ITEM_COLUMNS, rows)
 
 
 def update_items(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

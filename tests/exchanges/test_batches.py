@@ -216,3 +216,73 @@ def test_stale_items_come_in_id_order_after_a_cursor(
         assert min(i for i, _ in rest) > ids[-1]
         # nothing was seen before the exchange existed
         assert repository.stale_items(session, exchange.id, exchange.created_at, 100) == []
+
+
+def test_a_first_load_reads_the_items_only_of_records_the_bank_already_holds(
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    stopncii: tuple[fake_stopncii.FakeStopNcii, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A StopNCII record's id names its hash, so on an exchange's first fetch a record can
+    only have the item this run wrote for that hash: items are read only for records whose
+    hash the bank holds (sent again, added by hand) or that are deleted. The result must be
+    the same as reading them all."""
+    from shieldwall.banks import service as banks
+    from shieldwall.banks.schemas import EntryIn
+    from shieldwall.core.access import Principal
+    from shieldwall.exchanges import repository
+    from shieldwall.exchanges.models import ExchangeItem
+
+    pdqs = [fake_stopncii.pdq_for(i, "first-load") for i in range(30)]
+    feed = [fake_stopncii.record(p, ts=1_700_000_000 + i) for i, p in enumerate(pdqs)]
+    feed += [
+        fake_stopncii.record(pdqs[7], ts=1_700_000_100),  # sent again, in a later batch
+        fake_stopncii.record(pdqs[5], ts=1_700_000_101, status="Deleted"),
+    ]
+    fake, url = stopncii
+    fake.set_records(feed)
+    with db.session() as session:  # one hash the bank already holds, added by hand
+        banks.add_entries(
+            session,
+            bank.name,
+            [EntryIn(signal_type="pdq", value=pdqs[3])],
+            actor=Principal.system("test"),
+        )
+    name = stopncii_exchange(make_exchange, url)
+    probed: list[list[str]] = []
+    real = repository.items_for_records
+
+    def spy(session: Any, exchange_id: int, record_ids: list[str]) -> Any:
+        probed.append(list(record_ids))
+        return real(session, exchange_id, record_ids)
+
+    monkeypatch.setattr(repository, "items_for_records", spy)
+    monkeypatch.setattr(runner, "CHUNK_RECORDS", 10)
+    run = fetch(name, batch_records=10)
+    assert run.status == "succeeded", run.error
+    assert sorted(r for batch in probed for r in batch) == sorted(
+        f"ImagePDQ:{pdqs[i]}" for i in (3, 5, 7)
+    )
+    assert run.added == 29  # 30 hashes, one already in the bank
+    assert run.removed == 1
+    live = live_values(db, bank.id)
+    assert set(live) == {("pdq", p) for i, p in enumerate(pdqs) if i != 5}
+    with db.session() as session:
+        items = session.execute(
+            select(ExchangeItem.record_id, ExchangeItem.removed_at.is_(None))
+        ).all()
+    assert sorted(items) == sorted(
+        (f"ImagePDQ:{p}", i != 5) for i, p in enumerate(pdqs)
+    )  # one item per record, none twice
+
+    # the next run is no first load: a record new to the bank has its items read too
+    fresh = fake_stopncii.pdq_for(99, "first-load")
+    fake.set_records([*feed, fake_stopncii.record(fresh, ts=1_700_000_200)])
+    probed.clear()
+    again = fetch(name, batch_records=10)
+    assert again.status == "succeeded", again.error
+    assert f"ImagePDQ:{fresh}" in {r for batch in probed for r in batch}
+    assert ("pdq", fresh) in live_values(db, bank.id)

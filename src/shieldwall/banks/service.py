@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -309,18 +309,22 @@ def store_entries(
     seq: int,
     now: datetime,
     want_ids: bool = True,
+    existing: Mapping[tuple[str, str], tuple[int, bool]] | None = None,
 ) -> list[tuple[AddOutcome, int | None]]:
     """Store one batch: one query for what exists, one bulk insert, one bulk revive.
 
     Returns an (outcome, id) per entry, in order. A repeat within the batch is a duplicate
     of its first occurrence. Without ``want_ids`` new ids are not fetched (None).
-    The caller must have taken ``seq`` from :func:`change_seq` before calling.
+    ``existing``: :func:`find_entries` of (at least) these entries' keys, read earlier in
+    this transaction, if the caller has it. The caller must have taken ``seq`` from
+    :func:`change_seq` before calling.
     """
     keys = [(entry.signal_type, entry.value_key) for entry in entries]
     first: dict[tuple[str, str], int] = {}
     for i, key in enumerate(keys):
         first.setdefault(key, i)
-    existing = repository.find_existing(session, bank.id, first.keys())
+    if existing is None:
+        existing = repository.find_existing(session, bank.id, first.keys())
 
     inserts: list[tuple[Any, ...]] = []
     insert_keys: list[tuple[str, str]] = []
@@ -511,6 +515,14 @@ def remove_entry(
         {"entry_id": entry.id, "signal_type": entry.signal_type},
     )
     return entry
+
+
+def find_entries(
+    session: Session, bank: Bank, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, bool]]:
+    """``{(signal_type, value_key): (id, removed)}`` of the keys the bank holds (live or
+    removed), one index probe per key."""
+    return repository.find_existing(session, bank.id, keys)
 
 
 def withdraw_entries(

@@ -40,6 +40,9 @@ from shieldwall.exchanges.models import Exchange
 from shieldwall.integrations.exchanges.base import Rejected, SourceRecord, printable
 
 _LABEL = re.compile(LABEL_PATTERN)
+#: Exchange types whose record ids name the record's one signal (``<type>:<value>``), so a
+#: record can never carry another signal than the one it carries now.
+SIGNAL_KEYED = frozenset({"stop_ncii", "local_file", "url"})
 #: Most quarantine rows kept per exchange; beyond it bad records are only counted.
 MAX_QUARANTINE = 10_000
 _TYPES = {t.value: t for t in SignalType}
@@ -239,12 +242,19 @@ def apply_records(
     rejected: Sequence[Rejected] = (),
     skipped: int = 0,
     prechecked: Checked | None = None,
+    first_load: bool = False,
 ) -> Applied:
     """Apply one batch (see the module docstring); ``rejected`` are records the adapter
     already refused. ``prechecked`` is :func:`check_records` of ``records`` done earlier;
     it is used when the exchange's and bank's labels are still those it was checked
     under (otherwise the records are checked again here). The caller took ``seq`` from
-    :func:`shieldwall.banks.changes.change_seq` and commits."""
+    :func:`shieldwall.banks.changes.change_seq` and commits.
+
+    ``first_load``: the exchange had no provenance items when this run began, and is of a
+    :data:`SIGNAL_KEYED` type. Then a record can only have items this run wrote, each for
+    the record's own signal, whose entry is in the bank: the bank's entries are looked up
+    first, and the items only of records whose signal the bank holds (or that are deleted)
+    -- on a large first fetch, one index probe per record instead of two."""
     result = Applied(records=len(records) + len(rejected) + skipped, skipped=skipped)
     rules = Rules.of(bank, exchange)
     if prechecked is None or prechecked.rules != rules:
@@ -253,8 +263,15 @@ def apply_records(
     partial = prechecked.partial
     # the last occurrence of each record id wins (a batch may join several checked pages)
     checked = list({c.record_id: c for c in prechecked.records}.values())
+    in_bank: dict[Key, tuple[int, bool]] | None = None
+    probe = [c.record_id for c in checked]
+    if first_load and exchange.type in SIGNAL_KEYED:
+        in_bank = banks.find_entries(session, bank, [k for c in checked for k in c.entries])
+        probe = [
+            c.record_id for c in checked if c.deleted or not in_bank.keys().isdisjoint(c.entries)
+        ]
     existing: dict[str, list[repository.ItemRow]] = {}
-    for row in repository.items_for_records(session, exchange.id, [c.record_id for c in checked]):
+    for row in repository.items_for_records(session, exchange.id, probe):
         existing.setdefault(row[1], []).append(row)
 
     inserts: list[tuple[str, Key, list[str]]] = []
@@ -298,6 +315,7 @@ def apply_records(
             added_by=f"exchange:{exchange.id}",
             seq=seq,
             now=now,
+            existing=in_bank,
         )
         result.added = sum(o is not AddOutcome.DUPLICATE for o, _ in outcomes)
         entry_ids = {

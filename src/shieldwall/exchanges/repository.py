@@ -432,6 +432,14 @@ def quarantined_ids(
     return out
 
 
+def has_items(session: Session, exchange_id: int) -> bool:
+    """Whether the exchange has any provenance item (live or removed)."""
+    return (
+        session.scalar(select(_items.c.id).where(_items.c.exchange_id == exchange_id).limit(1))
+        is not None
+    )
+
+
 def has_quarantine(session: Session, exchange_id: int) -> bool:
     return (
         session.scalar(

@@ -278,6 +278,7 @@ class FetchRun:
         self._open: _Open | None = None
         self._buffer = _Buffer()
         self.totals = ingest.Applied()
+        self._first_load = False
         self.pages = 0
         self.exchange_id = 0
         self.run_id = 0
@@ -366,6 +367,10 @@ class FetchRun:
             credentials = service.credentials_of(self.settings, exchange)
             checkpoint = dict(exchange.checkpoint or {})
             limit = self.options.time_limit or exchange.time_limit_seconds
+            # decided once: our lease keeps every other fetcher of this exchange out
+            self._first_load = exchange.type in ingest.SIGNAL_KEYED and not repository.has_items(
+                session, exchange.id
+            )
         deadline = Deadline(limit, clock=self.options.clock)
         http = source_client(
             self.settings,
@@ -477,6 +482,7 @@ class FetchRun:
                     rejected=buffer.rejected,
                     skipped=buffer.skipped,
                     prechecked=buffer.checked,
+                    first_load=self._first_load,
                 )
                 batch.applied.add(applied)
             batch.records += buffer.size

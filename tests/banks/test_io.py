@@ -550,3 +550,86 @@ def test_a_jsonl_line_nested_too_deeply_is_rejected_and_the_rest_imported(
     assert report.added == 2
     assert [r.line for r in report.rejections] == [2]
     assert "nested too deeply" in report.rejections[0].reason
+
+
+@pytest.mark.parametrize("quality", ["²", "①", "٣", "9" * 5000, "1000", "-1"])
+def test_a_csv_quality_that_is_no_ascii_number_0_to_100_is_rejected(
+    db: Database, make_bank: BankFactory, quality: str
+) -> None:
+    """``str.isdigit()`` is true of "²", "①" and Arabic-Indic digits (int() refuses the first
+    two), and 5,000 nines is past int()'s digit limit: each used to stop the import with
+    a ValueError (HTTP 500)."""
+    make_bank("QUAL")
+    data = f"{HEADER}pdq,{pdq_of(1)},,,{quality}\nmd5,{md5_of(1)},,,\n"
+    report = do_import(db, "QUAL", data, FileFormat.CSV)
+    assert (report.added, report.rejected) == (1, 1)
+    assert report.rejections[0].line == 2
+    assert report.rejections[0].reason.startswith("quality must be a whole number 0-100")
+    assert len(report.rejections[0].reason) < 100
+
+
+def test_a_json_quality_out_of_range_is_rejected_without_quoting_a_long_number(
+    db: Database, make_bank: BankFactory
+) -> None:
+    make_bank("QJSON")
+    lines = [
+        {"signal_type": "pdq", "value": pdq_of(1), "quality": 10**4000},
+        {"signal_type": "pdq", "value": pdq_of(2), "quality": 101},
+        {"signal_type": "pdq", "value": pdq_of(3), "quality": 100},
+    ]
+    data = "".join(json.dumps(line) + "\n" for line in lines)
+    report = do_import(db, "QJSON", data, FileFormat.JSONL)
+    assert (report.added, report.rejected) == (1, 2)
+    reasons = [r.reason for r in report.rejections]
+    assert reasons == [
+        "quality must be a whole number 0-100",
+        "quality must be a whole number 0-100, got 101",
+    ]
+
+
+def test_a_jsonl_number_past_the_digit_limit_is_a_rejected_line(
+    db: Database, make_bank: BankFactory
+) -> None:
+    """A 5,000-digit integer makes json.loads raise a plain ValueError (int()'s 4,300-digit
+    limit), not a JSONDecodeError: it used to escape the reader (HTTP 500)."""
+    make_bank("DIGITS")
+    good = json.dumps({"signal_type": "md5", "value": md5_of(1)})
+    long_number = '{"signal_type": "pdq", "value": "x", "quality": ' + "9" * 5000 + "}"
+    report = do_import(db, "DIGITS", f"{good}\n{long_number}\n", FileFormat.JSONL)
+    assert (report.added, report.rejected) == (1, 1)
+    assert report.rejections[0].line == 2
+    assert "more than 4,300 digits" in report.rejections[0].reason
+    # as the first line: not a JSON Lines file at all, said as such
+    with pytest.raises(InvalidInput, match=r"line 1 is not JSON .*4,300 digits"):
+        do_import(db, "DIGITS", "9" * 5000 + "\n", FileFormat.JSONL)
+
+
+@pytest.mark.parametrize("record_id", ["x\ud800", "\udfff", "a\u0085b", "tab\there"])
+def test_a_source_record_id_with_a_lone_surrogate_or_control_character_is_rejected(
+    db: Database, make_bank: BankFactory, record_id: str
+) -> None:
+    """JSON's "\\ud800" escape reads as a lone surrogate, which no database can store: the
+    insert failed (UnicodeEncodeError, HTTP 500). The line is rejected; the rest imported."""
+    bank = make_bank("SURR")
+    lines = [
+        {"signal_type": "md5", "value": md5_of(1), "source_record_id": "ok-1"},
+        {"signal_type": "md5", "value": md5_of(2), "source_record_id": record_id},
+        {"signal_type": "md5", "value": md5_of(3)},
+    ]
+    data = "".join(json.dumps(line) + "\n" for line in lines)  # ensure_ascii: \ud800 escapes
+    report = do_import(db, "SURR", data, FileFormat.JSONL)
+    assert (report.added, report.rejected) == (2, 1)
+    assert report.rejections[0].line == 2
+    assert "source_record_id must not contain control characters" in report.rejections[0].reason
+    assert {r.value for r in entries_of(db, bank.id)} == {md5_of(1), md5_of(3)}
+
+
+def test_a_label_with_a_trailing_line_break_is_rejected(
+    db: Database, make_bank: BankFactory
+) -> None:
+    """The label pattern ends in ``$``, which re.match lets match before a final "\\n"."""
+    make_bank("LBL")
+    line = {"signal_type": "md5", "value": md5_of(1), "labels": ["A1\n"]}
+    report = do_import(db, "LBL", json.dumps(line) + "\n", FileFormat.JSONL)
+    assert (report.added, report.rejected) == (0, 1)
+    assert "malformed" in report.rejections[0].reason

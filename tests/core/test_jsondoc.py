@@ -48,3 +48,34 @@ def test_uploads_read_through_it_refuse_deep_json_as_bad_json() -> None:
     assert len(rows) == 1
     assert rows[0][0] == 1
     assert "nested too deeply" in str(rows[0][1])
+
+
+LONG_NUMBER = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    "data", [LONG_NUMBER, LONG_NUMBER.encode(), '{"quality": -' + LONG_NUMBER + "}"]
+)
+def test_a_number_past_the_digit_limit_is_a_decode_error(data: str | bytes) -> None:
+    with pytest.raises(ValueError, match="4300 digits") as plain:
+        json.loads(data)  # what the standard library does: no JSONDecodeError
+    assert not isinstance(plain.value, json.JSONDecodeError)
+    with pytest.raises(json.JSONDecodeError, match="more than 4,300 digits"):
+        jsondoc.loads(data)
+
+
+def test_bytes_that_are_not_utf8_are_a_decode_error() -> None:
+    with pytest.raises(UnicodeDecodeError):
+        json.loads(b'"\xff"')
+    with pytest.raises(json.JSONDecodeError, match="not utf-8 text"):
+        jsondoc.loads(b'"\xff"')
+
+
+def test_a_term_list_line_with_a_long_number_is_a_rejected_line() -> None:
+    from shieldwall.textsignals import io as text_io
+    from shieldwall.textsignals.schemas import FileFormat
+
+    text = '{"term": "ok"}\n{"term": "x", "weight": ' + LONG_NUMBER + "}\n"
+    rows = list(text_io._rows(text, FileFormat.JSONL))
+    assert rows[1][0] == 2
+    assert "more than 4,300 digits" in str(rows[1][1])

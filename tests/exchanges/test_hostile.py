@@ -14,9 +14,16 @@ from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_http import FakeService, Reply, Request, Running
 from shieldwall.devtools.fake_stopncii import FakeStopNcii, pdq_for, record
 from shieldwall.exchanges import service
-from shieldwall.integrations.exchanges.base import source_says
+from shieldwall.integrations.exchanges import signing
+from shieldwall.integrations.exchanges.base import same_origin, source_says
 from tests.conftest import auth
-from tests.exchanges.conftest import STOPNCII_CREDENTIALS, Fetch, MakeExchange, live_values
+from tests.exchanges.conftest import (
+    NCMEC_CREDENTIALS,
+    STOPNCII_CREDENTIALS,
+    Fetch,
+    MakeExchange,
+    live_values,
+)
 
 pytestmark = pytest.mark.db
 
@@ -210,3 +217,116 @@ def test_an_error_answer_is_quoted_only_in_its_own_short_printable_words(
     body: bytes, said: str | None
 ) -> None:
     assert source_says(body, ["sekrit-123456"]) == said
+
+
+UNREADABLE_ADDRESSES = [
+    ("http://[::1/", "cannot be read"),
+    ("https://xn--/", "not a valid international name"),
+    ("http://.example.com/", "1-63 characters"),
+    ("http://a..b/", "1-63 characters"),
+    ("http://" + "a" * 71 + ".com/", "1-63 characters"),
+    ("http://" + ("a" * 60 + ".") * 5 + "com/", "at most 253"),
+]
+
+
+def _settings_with(kind: str, address: str) -> dict[str, Any]:
+    if kind == "url":
+        return {"url": address}
+    if kind == "shieldwall":
+        public = signing.public_key_text(signing.signing_key(b"\x01" * 32))
+        return {"url": address, "bank": "SHARED", "public_key": public}
+    return {"base_url": address}
+
+
+@pytest.mark.parametrize("kind", ["url", "shieldwall", "stop_ncii", "ncmec"])
+@pytest.mark.parametrize(("address", "why"), UNREADABLE_ADDRESSES)
+def test_an_address_no_fetch_could_use_is_refused_when_the_exchange_is_made(
+    client: TestClient, admin_key: str, bank: Bank, kind: str, address: str, why: str
+) -> None:
+    """Such an address used to be stored, and every fetch then failed as "an internal error
+    (UnicodeError / InvalidURL / IDNAError)"."""
+    body = {"name": "bad-address", "type": kind, "bank": bank.name}
+    response = client.post(
+        "/v1/exchanges",
+        headers=auth(admin_key),
+        json={**body, "settings": _settings_with(kind, address)},
+    )
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("settings.")
+    assert why in detail
+    assert client.get("/v1/exchanges/bad-address", headers=auth(admin_key)).status_code == 404
+
+
+@pytest.mark.parametrize(("address", "why"), UNREADABLE_ADDRESSES)
+def test_an_exchange_stored_with_such_an_address_fails_its_fetch_in_plain_words(
+    make_exchange: MakeExchange, fetch: Fetch, db: Database, address: str, why: str
+) -> None:
+    """An exchange stored before the check (or an address made from one): the run fails
+    with the reason, not as an internal error."""
+    name = make_exchange("stored", "url", {"url": "http://list.example/hashes.txt"})
+    with db.session() as session:
+        service.get_exchange(session, name).settings = {"url": address}
+    run = fetch(name)
+    assert run.status == "failed"
+    assert "internal error" not in (run.error or "")
+    assert "the source address is refused" in (run.error or "")
+    assert why in (run.error or "")
+
+
+CREDENTIALS: dict[str, dict[str, str]] = {
+    "url": {},
+    "shieldwall": {"api_key": "sw_partner_key"},
+    "stop_ncii": STOPNCII_CREDENTIALS,
+    "ncmec": NCMEC_CREDENTIALS,
+}
+
+
+@pytest.mark.parametrize("kind", ["url", "shieldwall", "stop_ncii", "ncmec"])
+@pytest.mark.parametrize("address", ["https://xn--/", "http://a..b/", "http://[::1/"])
+def test_every_type_fails_in_plain_words_on_a_stored_unreadable_address(
+    make_exchange: MakeExchange, fetch: Fetch, db: Database, kind: str, address: str
+) -> None:
+    good = _settings_with(kind, "http://source.example/v1")
+    name = make_exchange("stored", kind, good, credentials=CREDENTIALS[kind] or None)
+    with db.session() as session:
+        service.get_exchange(session, name).settings = _settings_with(kind, address)
+    run = fetch(name)
+    assert run.status == "failed"
+    assert (run.error or "").startswith("the source address is refused: "), run.error
+    assert "internal error" not in (run.error or "")
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["https://xn--/v1/next", "http://[::1/next", "http://.example.com/next", "http://a..b/"],
+)
+def test_a_paging_link_with_an_unreadable_host_is_not_followed(link: str) -> None:
+    assert not same_origin(link, "https://graph.example/v1")
+
+
+class BadRedirect(FakeService):
+    """Answers every request with a redirect to an address httpx cannot read."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__()
+        self.location = location
+
+    def handle(self, request: Request) -> Reply:
+        return Reply(302, b"", {"Location": self.location})
+
+
+@pytest.mark.parametrize("kind", ["url", "stop_ncii"])
+@pytest.mark.parametrize("location", ["https://xn--/next", "http://[::1/next"])
+def test_a_redirect_to_an_unreadable_address_fails_in_plain_words(
+    make_exchange: MakeExchange, fetch: Fetch, kind: str, location: str
+) -> None:
+    """httpx reads the Location even of a redirect it does not follow: an xn-- label that is
+    no punycode raised idna.IDNAError out of the run (an internal error)."""
+    with Running(BadRedirect(location)) as server:
+        good = {"url": server.url + "/list.txt"} if kind == "url" else {"base_url": server.url}
+        name = make_exchange("moved", kind, good, credentials=CREDENTIALS[kind] or None)
+        run = fetch(name)
+    assert run.status == "failed"
+    assert "internal error" not in (run.error or "")
+    assert "redirects to an address that cannot be read" in (run.error or ""), run.error

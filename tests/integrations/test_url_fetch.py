@@ -14,11 +14,20 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from shieldwall.core.errors import PayloadTooLarge
-from shieldwall.integrations.url_fetch import UrlFetcher, UrlFetchFailed, UrlRefused
+from shieldwall.integrations.url_fetch import (
+    UrlFetcher,
+    UrlFetchFailed,
+    UrlRefused,
+    split_url,
+    system_resolver,
+)
 from tests.local_http import QuietServer, ToLocal
 
 PUBLIC = "93.184.216.34"  # a public address; the transport seam routes it to loopback
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+
+
+BAD_LOCATIONS = ["http://[::1/x", "http://.example.com/x", "https://xn--/x", "http://a..b/"]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -47,6 +56,11 @@ class Handler(BaseHTTPRequestHandler):
         elif path.startswith("/redirect-to/"):
             self.send_response(302)
             self.send_header("Location", "http://" + path.removeprefix("/redirect-to/"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path.startswith("/bad-location/"):  # a Location no URL parser reads as a URL
+            self.send_response(302)
+            self.send_header("Location", BAD_LOCATIONS[int(path.rsplit("/", 1)[1])])
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif path == "/loop":
@@ -84,6 +98,7 @@ NAMES = {
     "mapped.example": ["::ffff:127.0.0.1"],
     "cgnat.example": ["100.64.1.1"],
     "zero.example": ["0.0.0.0"],  # noqa: S104 - an address under test, not a bind
+    "xn--mdia-bpa.example": [PUBLIC],  # média.example
 }
 
 
@@ -190,3 +205,64 @@ def test_http_errors_and_unknown_names_are_clear(transport: ToLocal) -> None:
 def test_private_addresses_can_be_allowed_for_closed_test_networks(transport: ToLocal) -> None:
     got = fetcher(transport, allow_private=True).fetch("http://loopback.example/image.png")
     assert got.content == PNG
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://.example.com/x", "1-63 characters"),
+        ("http://a..b/x", "1-63 characters"),
+        ("http://" + "a" * 64 + ".example/x", "1-63 characters"),
+        ("http://" + ("a" * 60 + ".") * 5 + "example/x", "at most 253"),
+        ("http://\ud800.example/x", "not a valid name"),
+        ("http://[::1/x", "cannot be read .Invalid IPv6 URL"),
+        ("http://[not-an-address]/x", "cannot be read"),
+        ("https://xn--/x", "not a valid international name"),
+        ("https://xn--zz.example/x", "not a valid international name"),
+        ("http://media.example/\x00", "cannot be read .*non-printable"),
+        ("http://media.example/a\nb", "cannot be read .*non-printable"),
+    ],
+)
+def test_urls_no_resolver_or_client_can_read_are_refused(
+    transport: ToLocal, url: str, reason: str
+) -> None:
+    """Each used to escape as UnicodeError (idna codec), ValueError (urlsplit) or
+    httpx.InvalidURL: HTTP 500 for /h/hash and /v1/scan."""
+    with pytest.raises(UrlRefused, match=reason):
+        fetcher(transport).fetch(url)
+    assert transport.seen == []
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://Example.COM./x", "example.com."),  # the root's dot
+        ("http://" + "a" * 63 + ".example/x", "a" * 63 + ".example"),
+        ("http://" + ("a" * 62 + ".") * 3 + "a" * 60 + "/x", ("a" * 62 + ".") * 3 + "a" * 60),
+        ("http://b\u00fccher.example/x", "xn--bcher-kva.example"),  # sent as its A-label
+        ("http://[2001:db8::1]:8080/x", "2001:db8::1"),
+    ],
+)
+def test_names_at_the_limits_and_international_names_are_read(url: str, host: str) -> None:
+    assert split_url(url)[:2] == ("http", host)
+
+
+def test_an_international_name_is_sent_as_its_a_label(transport: ToLocal) -> None:
+    """The Host header is ASCII: httpx raised UnicodeEncodeError for the U-label (HTTP 500)."""
+    got = fetcher(transport).fetch("http://m\u00e9dia.example/host")
+    assert got.content == b"xn--mdia-bpa.example"
+
+
+@pytest.mark.parametrize("index", range(len(BAD_LOCATIONS)))
+def test_a_redirect_to_an_unreadable_address_is_refused(transport: ToLocal, index: int) -> None:
+    """httpx reads the Location of every redirect (to build the next request, followed or
+    not): an IDNAError escaped the fetcher, and an unclosed [ was a vague 502."""
+    with pytest.raises(UrlRefused, match=r"cannot be read|not a valid"):
+        fetcher(transport).fetch(f"http://media.example/bad-location/{index}")
+    assert len(transport.seen) == 1  # the redirect itself
+
+
+@pytest.mark.parametrize("host", [".example.com", "a..b", "a" * 64 + ".example"])
+def test_the_system_resolver_refuses_names_the_idna_codec_cannot_encode(host: str) -> None:
+    with pytest.raises(UrlRefused, match="not a valid name"):
+        system_resolver(host, 80)

@@ -354,3 +354,28 @@ def test_the_default_fetcher_refuses_loopback_without_connecting(
     hma = ready_client.get("/h/hash", params={"url": url}, headers=auth(key))
     assert_problem(hma, 422, "url-refused")
     assert served.paths == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://.example.com/bridge.jpg",
+        "http://a..b/bridge.jpg",
+        "http://" + "a" * 71 + ".com/bridge.jpg",
+        "http://[::1/bridge.jpg",
+        "https://xn--/bridge.jpg",
+        "http://93.184.216.34/\x00",  # a NUL (the scan's JSON model would quote it: %00)
+    ],
+)
+def test_urls_no_resolver_or_client_can_read_are_refused_not_500(
+    ready_client: TestClient, app: FastAPI, key: str, served: Served, url: str
+) -> None:
+    """The idna codec's UnicodeError (an empty or over-long label), urlsplit's "Invalid IPv6
+    URL" and httpx's InvalidURL (a NUL) used to escape the fetcher as HTTP 500."""
+    assert getattr(app.state, "url_fetcher", None) is None  # the production fetcher
+    hma = ready_client.get("/h/hash", params={"url": url}, headers=auth(key))
+    assert_problem(hma, 422, "url-refused")
+    if "\x00" not in url:
+        scanned = scan_url(ready_client, key, url)
+        assert scanned.status_code == 422, scanned.text
+    assert served.paths == []

@@ -23,6 +23,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -186,9 +187,14 @@ def _quality(value: Any) -> int | None:
     if isinstance(value, bool):
         raise _Rejected("quality must be a whole number 0-100")
     if isinstance(value, int):
+        if not 0 <= value <= 100:  # quoted only when short: JSON numbers may have 4,000 digits
+            got = f", got {value}" if abs(value) < 10**9 else ""
+            raise _Rejected(f"quality must be a whole number 0-100{got}")
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    text = value.strip() if isinstance(value, str) else ""
+    # ASCII digits only: str.isdigit() is also true of "²" and "①", which int() refuses
+    if text.isascii() and text.isdigit() and len(text) <= 3:
+        return _quality(int(text))
     raise _Rejected(f"quality must be a whole number 0-100, got {str(value)[:20]!r}")
 
 
@@ -204,7 +210,7 @@ def _labels(value: Any) -> list[str]:
     if len(labels) > MAX_LABELS:
         raise _Rejected(f"at most {MAX_LABELS} labels, got {len(labels)}")
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):  # match() lets 'a\n' through ($)
             raise _Rejected(f"label {label[:40]!r} is malformed: 1-40 letters, digits or _ . : -")
     return labels
 
@@ -214,7 +220,16 @@ def _record_id(value: Any) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _Rejected("source_record_id must be a string")
-    return str(value)  # checked with the rest of the entry
+    text = str(value)
+    # JSON's \ud800 escape gives a lone surrogate, which no database encoding can store (the
+    # insert would fail and take the whole import with it); control characters are refused
+    # with the rest of the entry, but here too, so the line's reason names both
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        raise _Rejected(
+            "source_record_id must not contain control characters (line breaks, tabs...) "
+            "or lone surrogates (\\ud800-\\udfff escapes)"
+        )
+    return text  # checked with the rest of the entry
 
 
 def _csv_records(lines: _LineReader) -> Iterator[tuple[int, _Raw | _Rejected]]:

@@ -42,6 +42,7 @@ from shieldwall.exchanges.schemas import (
 )
 from shieldwall.exchanges.sources import require_pytx
 from shieldwall.integrations.exchanges.base import SourceError
+from shieldwall.integrations.url_fetch import UrlRefused, split_url
 
 PRINCIPLES = (10,)
 
@@ -116,8 +117,14 @@ def check_settings(kind: ExchangeType, values: dict[str, Any]) -> dict[str, Any]
             raise InvalidInput(f"settings.public_key: {exc}", field="settings") from None
     for name in ("base_url", "url"):
         address = getattr(parsed, name, None)
-        if address is not None and not str(address).lower().startswith(("http://", "https://")):
+        if address is None:
+            continue
+        if not str(address).lower().startswith(("http://", "https://")):
             raise InvalidInput(f"settings.{name} must be an http:// or https:// address")
+        try:  # the form every fetch checks first (an empty or long label, an unclosed [ ...)
+            split_url(str(address))
+        except UrlRefused as exc:
+            raise InvalidInput(f"settings.{name}: {exc.message}", field="settings") from None
     return parsed.model_dump(mode="json")
 
 

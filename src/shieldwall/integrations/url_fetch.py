@@ -2,7 +2,9 @@
 
 Server-side request forgery protection:
 
-* only ``http`` and ``https`` URLs, without user:password, on the allowed ports;
+* only ``http`` and ``https`` URLs, without user:password, on the allowed ports, whose host
+  is an IP address or a name a resolver can look up (labels of 1-63 characters, 253 in all:
+  :func:`check_host`), in a form httpx can send (:func:`split_url`);
 * the host name is resolved once and **every** address is checked: loopback, private,
   link-local (cloud metadata at 169.254.169.254), multicast, reserved, unspecified and
   shared (100.64/10) addresses are refused unless ``scan_url_allow_private`` is on;
@@ -37,6 +39,9 @@ from shieldwall.core.errors import InvalidInput, PayloadTooLarge
 
 Resolver = Callable[[str, int], list[str]]
 ALLOWED_PORTS = frozenset({80, 443, 8080, 8443})
+#: The longest label of a host name, and the longest name (RFC 1035, without the final dot).
+MAX_LABEL = 63
+MAX_NAME = 253
 
 
 class UrlRefused(InvalidInput):
@@ -67,7 +72,91 @@ def system_resolver(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise HostUnresolved(f"the host name {host!r} does not resolve ({exc.strerror})") from None
+    except ValueError:  # UnicodeError from the idna codec: an empty or too long label
+        raise UrlRefused(_bad_name(host)) from None
     return sorted({str(info[4][0]) for info in infos})
+
+
+def _bad_name(host: str) -> str:
+    return (
+        f"the host name {host[:100]!r} is not a valid name: each part between dots must be "
+        f"1-{MAX_LABEL} characters (once IDNA-encoded), the whole name at most {MAX_NAME}, "
+        "with only characters a host name may hold"
+    )
+
+
+def check_host(host: str) -> str:
+    """``host`` (as :func:`urllib.parse.urlsplit` gives it: no brackets) if it is an IP
+    address or a name the resolver can look up: every dot-separated label 1-63 characters
+    once IDNA-encoded, at most 253 in all (one final dot allowed). Raises
+    :class:`UrlRefused` otherwise (the ``idna`` codec would raise UnicodeError)."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    name = host.removesuffix(".")
+    try:
+        encoded = name.encode("idna")
+    except UnicodeError:  # a label empty, too long, or with a character IDNA refuses
+        raise UrlRefused(_bad_name(host)) from None
+    if len(encoded) > MAX_NAME or any(not 0 < len(p) <= MAX_LABEL for p in encoded.split(b".")):
+        raise UrlRefused(_bad_name(host))
+    return host
+
+
+def split_url(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an ``http`` or ``https`` URL whose form can be fetched: no
+    user name or password, a host :func:`check_host` accepts, a port that is a number, and
+    nothing httpx refuses (spaces and control characters, IDNA it cannot read). Raises
+    :class:`UrlRefused` naming the problem; names are not resolved and ports not judged."""
+    if len(url) > 4096:
+        raise UrlRefused("the URL is longer than 4096 characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": an unclosed [ or a bad address in [ ]
+        raise UrlRefused(f"the URL cannot be read ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UrlRefused(f"only http and https URLs can be fetched, not {scheme or 'none'!r}")
+    if parts.username or parts.password:
+        raise UrlRefused("URLs with a user name or password are not fetched")
+    host = parts.hostname
+    if not host:
+        raise UrlRefused("the URL has no host")
+    check_host(host)
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise UrlRefused("the URL's port is not a number between 0 and 65535") from None
+    try:  # what the request will be built from: httpx reads URLs more strictly
+        parsed = httpx.URL(url)
+        _ = parsed.host  # decodes xn-- labels, which may fail
+    except httpx.InvalidURL as exc:
+        raise UrlRefused(f"the URL cannot be read ({exc})") from None
+    except UnicodeError:  # idna.IDNAError: an xn-- label that is no valid punycode
+        raise UrlRefused(
+            f"the host name {host[:100]!r} is not a valid international name"
+        ) from None
+    if not host.isascii():  # the Host header and TLS name are ASCII: the xn-- form httpx sends
+        host = parsed.raw_host.decode("ascii")
+    return scheme, host, port
+
+
+def refuse_unreadable_location(response: httpx.Response) -> None:
+    """An httpx response hook: :class:`UrlRefused` for a redirect whose ``Location`` httpx
+    cannot read. httpx builds the next request of every redirect, followed or not, and fails
+    on such a Location with RemoteProtocolError or ``idna.IDNAError`` (a UnicodeError, which
+    no handler of HTTP errors catches)."""
+    location = response.headers.get("location")
+    if location is None or not response.is_redirect:
+        return
+    try:
+        _ = httpx.URL(location).host
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise UrlRefused(
+            f"the server redirects to an address that cannot be read ({str(exc)[:100]})"
+        ) from None
 
 
 def tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
@@ -255,23 +344,9 @@ class UrlFetcher:
         return scheme, host, port, addresses[0]
 
     def parse(self, url: str) -> tuple[str, str, int]:
-        """(scheme, host, port) of a URL whose form is acceptable (its addresses are not
-        looked at: see :meth:`check`)."""
-        if len(url) > 4096:
-            raise UrlRefused("the URL is longer than 4096 characters")
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https"):
-            raise UrlRefused(f"only http and https URLs can be fetched, not {scheme or 'none'!r}")
-        if parts.username or parts.password:
-            raise UrlRefused("URLs with a user name or password are not fetched")
-        host = parts.hostname
-        if not host:
-            raise UrlRefused("the URL has no host")
-        try:
-            port = parts.port or (443 if scheme == "https" else 80)
-        except ValueError:
-            raise UrlRefused("the URL's port is not a number between 0 and 65535") from None
+        """(scheme, host, port) of a URL whose form is acceptable (see :func:`split_url`) on
+        an allowed port (its addresses are not looked at: see :meth:`check`)."""
+        scheme, host, port = split_url(url)
         if port not in self.allowed_ports and not self.allow_private:
             ports = ", ".join(str(p) for p in sorted(self.allowed_ports))
             raise UrlRefused(f"port {port} is not fetched; allowed ports: {ports}")
@@ -281,7 +356,10 @@ class UrlFetcher:
         deadline = time.monotonic() + self.timeout
         current = url
         with httpx.Client(
-            transport=self.transport, follow_redirects=False, trust_env=False
+            transport=self.transport,
+            follow_redirects=False,
+            trust_env=False,
+            event_hooks={"response": [refuse_unreadable_location]},
         ) as client:
             for _hop in range(self.max_redirects + 1):
                 scheme, host, port, address = self.check(current)
@@ -334,7 +412,12 @@ class UrlFetcher:
                     location = response.headers.get("location")
                     if not location:
                         raise UrlFetchFailed(f"{response.status_code} redirect without Location")
-                    return str(urljoin(url, str(location)))
+                    try:
+                        return str(urljoin(url, str(location)))
+                    except ValueError as exc:  # what urlsplit refuses; the next hop checks the rest
+                        raise UrlRefused(
+                            f"the server redirects to an address that cannot be read ({exc})"
+                        ) from None
                 if response.status_code != 200:
                     raise UrlFetchFailed(f"the server answered HTTP {response.status_code}")
                 declared = response.headers.get("content-length")
@@ -355,5 +438,7 @@ class UrlFetcher:
                 return Fetched(url, bytes(body), response.headers.get("content-type"))
         except httpx.TimeoutException:
             raise UrlFetchFailed(f"fetching took longer than {self.timeout:g} s") from None
+        except httpx.InvalidURL as exc:  # not an HTTPError; split_url should have said so
+            raise UrlRefused(f"the URL cannot be read ({exc})") from None
         except httpx.HTTPError as exc:
             raise UrlFetchFailed(f"could not fetch the URL ({type(exc).__name__})") from None

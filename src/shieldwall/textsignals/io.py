@@ -102,7 +102,9 @@ def _rows(text: str, fmt: FileFormat) -> Iterator[tuple[int, dict[str, Any] | st
             if not isinstance(obj, dict):
                 yield n, f"a JSON {type(obj).__name__}, not an object"
                 continue
-            unknown = sorted(str(k)[:40] for k in obj if k not in COLUMNS)
+            # quoted with repr: a key may hold a lone surrogate ("\ud800"), which no answer or
+            # database can carry as it is
+            unknown = sorted(repr(str(k)[:40]) for k in obj if k not in COLUMNS)
             if unknown:
                 yield n, f"unknown key(s) {', '.join(unknown[:5])}; keys: {', '.join(COLUMNS)}"
                 continue

@@ -39,6 +39,7 @@ from shieldwall.integrations.url_fetch import (
     UrlFetcher,
     UrlRefused,
     literal_host_refused,
+    refuse_unreadable_location,
     system_resolver,
     tls_context,
 )
@@ -269,6 +270,8 @@ class SourceClient:
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": USER_AGENT},
+            # a Location httpx cannot read is refused (UrlRefused), not an IDNAError
+            event_hooks={"response": [refuse_unreadable_location]},
         )
 
     def close(self) -> None:
@@ -281,11 +284,9 @@ class SourceClient:
         self.close()
 
     def check_url(self, url: str) -> None:
-        """Refuse URLs that are not http(s), or (unless allowed) reach private addresses."""
-        host = httpx.URL(url).host if "://" in url else ""
-        key = f"{url.split('://', 1)[0]}://{host}"
-        if key in self._checked_hosts:
-            return
+        """Refuse (:class:`SourceRefused`) URLs that are not http(s), that cannot be read
+        (an empty or over-long label in the host, an unclosed ``[``, a control character),
+        or (unless allowed) that reach private addresses."""
         checker = UrlFetcher(
             max_bytes=1,
             timeout_seconds=1,
@@ -294,6 +295,11 @@ class SourceClient:
             resolver=self.resolver,
         )
         try:
+            # the form first: once split_url accepts the URL, httpx.URL(url).host cannot fail
+            _scheme, host, _port = checker.parse(url)
+            key = f"{url.split('://', 1)[0]}://{httpx.URL(url).host}"
+            if key in self._checked_hosts:
+                return
             if self.proxy is None:
                 try:
                     checker.check(url)
@@ -302,7 +308,6 @@ class SourceClient:
                     # there is retried like any network trouble
                     return
             else:  # the proxy resolves names; judge what is written
-                _scheme, host, _port = checker.parse(url)
                 if not self.allow_private and literal_host_refused(host):
                     raise UrlRefused(
                         f"{host} is a private, loopback, link-local or reserved address; "
@@ -350,6 +355,8 @@ class SourceClient:
                 problem = self._network_problem(what, exc)
             except InvalidInput as exc:  # the address it resolves to now is refused
                 raise SourceRefused(f"the source address is refused: {exc.message}") from None
+            except httpx.InvalidURL as exc:  # not a TransportError; check_url says it first
+                raise SourceRefused(f"the source address cannot be read ({exc})") from None
             else:
                 if ok(reply.status):
                     return reply
@@ -390,6 +397,8 @@ class SourceClient:
                 problem = self._network_problem(what, exc)
             except InvalidInput as exc:  # the address it resolves to now is refused
                 raise SourceRefused(f"the source address is refused: {exc.message}") from None
+            except httpx.InvalidURL as exc:  # not a TransportError; check_url says it first
+                raise SourceRefused(f"the source address cannot be read ({exc})") from None
             attempt += 1
             self._wait_to_retry(problem, attempt, wait)
 
@@ -550,13 +559,14 @@ def same_origin(url: str, base: str) -> bool:
     followed only then: requests carry the exchange's credentials."""
     try:
         target, home = httpx.URL(url), httpx.URL(base)
-    except (httpx.InvalidURL, TypeError):
+        # .host decodes xn-- labels: idna.IDNAError (a UnicodeError) for one that is no punycode
+        return not target.userinfo and (target.scheme, target.host, target.port) == (
+            home.scheme,
+            home.host,
+            home.port,
+        )
+    except (httpx.InvalidURL, TypeError, UnicodeError):
         return False
-    return not target.userinfo and (target.scheme, target.host, target.port) == (
-        home.scheme,
-        home.host,
-        home.port,
-    )
 
 
 def _answered(what: str, status: int) -> str:

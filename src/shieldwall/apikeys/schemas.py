@@ -6,6 +6,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from shieldwall.core.access import Scope
+from shieldwall.core.timestamps import Timestamp
 
 
 class KeyKind(StrEnum):
@@ -21,8 +22,13 @@ class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=120, description="What the key is for.")
     kind: KeyKind = KeyKind.INTEGRATION
     scopes: list[Scope] = Field(min_length=1)
-    owner_id: int | None = Field(None, description="Owner of a personal key; default: the caller.")
-    expires_at: datetime | None = None
+    owner_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="Owner of a personal key (a user id); default: the caller.",
+    )
+    expires_at: Timestamp | None = None
 
 
 class ApiKeyOut(BaseModel):

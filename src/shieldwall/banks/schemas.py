@@ -17,6 +17,8 @@ from pydantic import (
     field_validator,
 )
 
+from shieldwall.core.timestamps import Timestamp
+
 #: HMA's bank names: upper-case letters, digits and underscores, not starting with a digit.
 BANK_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]*$"
 BANK_NAME_MAX = 100
@@ -202,7 +204,7 @@ class EntryIn(BaseModel):
     labels: list[Label] = Field(default_factory=list, max_length=MAX_LABELS)
     source: EntrySource = EntrySource.MANUAL
     source_record_id: str | None = Field(None, max_length=200)
-    disabled_until: datetime | None = Field(
+    disabled_until: Timestamp | None = Field(
         None, description="The entry does not match before this time."
     )
 
@@ -234,7 +236,7 @@ class EntryUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     labels: list[Label] | None = Field(None, max_length=MAX_LABELS)
-    disabled_until: datetime | None = None
+    disabled_until: Timestamp | None = None
     source_record_id: str | None = Field(None, max_length=200)
 
     @field_validator("labels")

@@ -26,7 +26,7 @@ app = typer.Typer(
 
 CLI = Principal.system("cli")
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-EvidenceId = Annotated[int, typer.Argument(min=1, help="The evidence item's id.")]
+EvidenceId = Annotated[int, typer.Argument(min=1, max=2**63 - 1, help="The evidence item's id.")]
 Reason = Annotated[
     str, typer.Option("--reason", help="Why (the legal matter); kept with the hold.")
 ]
@@ -34,7 +34,9 @@ Reason = Annotated[
 
 @app.command("list")
 def list_items(
-    case: Annotated[int | None, typer.Option("--case", min=1, help="Only this case.")] = None,
+    case: Annotated[
+        int | None, typer.Option("--case", min=1, max=2**31 - 1, help="Only this case.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many to show.")] = 200,
     as_json: AsJson = False,
 ) -> None:

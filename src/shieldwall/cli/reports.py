@@ -67,7 +67,7 @@ def list_reports(
 
 @app.command()
 def show(
-    report_id: Annotated[int, typer.Argument(min=1)],
+    report_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """One report: its state, every step of its lifecycle, and what is missing."""
@@ -93,7 +93,7 @@ def show(
 
 
 @app.command()
-def retry(report_id: Annotated[int, typer.Argument(min=1)]) -> None:
+def retry(report_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]) -> None:
     """Send a refused or given-up report again, from its last completed step."""
     settings = load()
     with open_database(settings) as db, db.session() as session:
@@ -102,7 +102,7 @@ def retry(report_id: Annotated[int, typer.Argument(min=1)]) -> None:
 
 
 @app.command()
-def retract(report_id: Annotated[int, typer.Argument(min=1)]) -> None:
+def retract(report_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]) -> None:
     """Withdraw a report: never sent if it was waiting; retracted at NCMEC if it was
     submitted but not finished. A finished report cannot be retracted through the API."""
     settings = load()

@@ -154,7 +154,10 @@ def publish(start: From = None, end: To = None) -> None:
 
 @app.command()
 def published(
-    show: Annotated[int | None, typer.Option("--show", help="Print this report's JSON.")] = None,
+    show: Annotated[
+        int | None,
+        typer.Option("--show", min=1, max=2**63 - 1, help="Print this report's JSON."),
+    ] = None,
 ) -> None:
     """Published reports, newest first (or one of them as JSON with --show ID)."""
     settings = load()

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints,
 
 from shieldwall.banks.schemas import BANK_NAME_MAX, LABEL_PATTERN, MAX_LABELS
 from shieldwall.core.signals import SignalType
+from shieldwall.core.timestamps import Timestamp
 
 EXCHANGE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _EXCHANGE_NAME = re.compile(EXCHANGE_NAME_PATTERN)
@@ -81,7 +82,7 @@ class NcmecSettings(_Strict):
         max_length=1000,
         description="Take entries from these NCMEC member (ESP) ids only; empty: all members.",
     )
-    start_time: datetime | None = Field(
+    start_time: Timestamp | None = Field(
         None, description="Fetch entries changed since this time (default: everything)."
     )
     negative_feedback_reason: str | None = Field(

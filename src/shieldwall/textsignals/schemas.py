@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from shieldwall.core.text import normalise, sanitise
 from shieldwall.core.text_match import EntryKind, Severity, check_pattern
 from shieldwall.core.text_urls import normalise_domain, normalise_url
+from shieldwall.core.timestamps import Timestamp
 
 LIST_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
 MAX_ENTRIES_PER_CALL = 1000
@@ -351,7 +352,7 @@ class MessageIn(BaseModel):
     message_id: REF
     sender: REF
     recipients: list[REF] = Field(min_length=1, max_length=50)
-    sent_at: datetime
+    sent_at: Timestamp
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
     sender_age: AgeInfo | None = None
     recipient_ages: dict[REF, AgeInfo] = Field(default_factory=dict, max_length=50)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from shieldwall.api.deps import DbSession
@@ -46,7 +46,7 @@ def conversation_page(
     request: Request,
     db: DbSession,
     user: CaseReader,
-    case_id: int,
+    case_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     reveal: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     settings: Settings = request.app.state.settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -172,7 +172,7 @@ def users_update(
     request: Request,
     db: DbSession,
     user: UsersAdmin,
-    user_id: int,
+    user_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     action: Annotated[str, Form(max_length=20)],
     role: Annotated[str | None, Form(max_length=20)] = None,
     password: Annotated[str | None, Form(max_length=2048)] = None,
@@ -277,7 +277,7 @@ def events_page(
     request: Request,
     db: DbSession,
     user: EventsReader,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     kind: str | None = None,
     verify: bool = False,
 ) -> Response:

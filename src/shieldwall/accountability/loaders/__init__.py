@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -59,6 +61,49 @@ def sha256_of(path: Path) -> str:
 def modified_on(path: Path) -> date:
     """The day a file was last written (used as the retrieval date when a source gives none)."""
     return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).date()
+
+
+#: The largest whole number a BIGINT column holds.
+MAX_BIGINT = 2**63 - 1
+#: Control characters a free text (a note, a quote) may hold.
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def parse_number(text: str, what: str) -> float:
+    """A finite number (``12,345``, ``1.5``, ``2e6``); ``ValueError`` for anything else,
+    NaN and infinities included (no column stores them in every database, nor can JSON
+    carry them)."""
+    try:
+        value = float(text.replace(",", ""))
+    except ValueError:
+        raise ValueError(f"{what} {text[:20]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} {text[:20]!r} is not a finite number")
+    return value
+
+
+def parse_whole(text: str, what: str, *, least: int = 0) -> int:
+    """A whole number from ``least`` to :data:`MAX_BIGINT`; ``ValueError`` otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{what} {text[:20]!r} is not a whole number") from None
+    if not least <= value <= MAX_BIGINT:
+        raise ValueError(f"{what} must be a whole number from {least} to {MAX_BIGINT}")
+    return value
+
+
+def check_text(text: str, what: str, *, multiline: bool = False) -> str:
+    """``text`` unchanged; ``ValueError`` when it holds a lone surrogate (which cannot be
+    stored as UTF-8) or a control character (NUL above all, which PostgreSQL refuses).
+    Tabs and line breaks are allowed when ``multiline``."""
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            raise ValueError(f"{what} holds a lone surrogate (not a character)")
+        if category == "Cc" and not (multiline and ch in _LINE_BREAKS):
+            raise ValueError(f"{what} must not contain control characters")
+    return text
 
 
 _NUMBER = re.compile(r"^-?\d{1,3}(,\d{3})+$|^-?\d+$")

@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
-from shieldwall.accountability.loaders import Problems, parse_date
+from shieldwall.accountability.loaders import (
+    Problems,
+    check_text,
+    parse_date,
+    parse_number,
+    parse_whole,
+)
 from shieldwall.accountability.schemas import (
     AliasRec,
     Batch,
@@ -32,8 +38,10 @@ from shieldwall.accountability.schemas import (
     Provenance,
     ServiceRec,
     Unit,
+    name_key,
 )
 from shieldwall.core import jsondoc
+from shieldwall.core.text import sanitise
 
 FORMAT = "shieldwall-accountability"
 #: kind -> (required columns, optional columns), in export order
@@ -56,6 +64,18 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 #: Detection order: the most specific header first.
 DETECT = ("disclosures", "evidence", "commitments", "aliases", "services", "companies")
+#: Columns of free text, which may hold tabs and line breaks (no other column may).
+MULTILINE = frozenset({"note", "quote", "term"})
+#: The longest value of each column the database keeps in a sized column (the others are
+#: unlimited text): a company is stored by slug in a companies row, else by the name it is
+#: written as (a commitment's new company); a name is also stored as its alias key.
+MAX_LENGTHS = {
+    "company": 200, "name": 200, "service": 80, "alias": 300, "kind": 20, "framework": 120,
+    "event": 60, "precision": 10, "metric": 40, "unit": 20, "period": 30, "origin": 40,
+    "status": 20,
+}  # fmt: skip
+MAX_SLUG = 80
+MAX_ALIAS_KEY = 300
 
 Known = Callable[[str], bool]
 
@@ -109,6 +129,7 @@ def parse_rows(
             missing = [c for c in KINDS[kind][0] if not row.get(c)]
             if missing:
                 raise ValueError(f"empty required column(s): {', '.join(missing)}")
+            _check_columns(kind, row)
             company = row["company"]
             if kind != "companies" and company not in defined and not known_company(company):
                 raise ValueError(
@@ -119,6 +140,18 @@ def parse_rows(
                 defined.add(company)
         except ValueError as exc:
             problems.add(line, str(exc))
+
+
+def _check_columns(kind: str, row: dict[str, str]) -> None:
+    """Every column storable as it is: no surrogates or control characters, no longer than
+    its database column; ``ValueError`` naming the column otherwise."""
+    for column in columns(kind):
+        value = check_text(row.get(column, ""), column, multiline=column in MULTILINE)
+        limit = MAX_SLUG if (kind, column) == ("companies", "company") else MAX_LENGTHS.get(column)
+        if limit is not None and len(value) > limit:
+            raise ValueError(f"{column} is longer than {limit} characters ({len(value)})")
+        if column in ("company", "alias") and len(name_key(value)) > MAX_ALIAS_KEY:
+            raise ValueError(f"{column} is longer than {MAX_ALIAS_KEY} characters once normalised")
 
 
 def _one(kind: str, row: dict[str, str], batch: Batch, today: date) -> None:
@@ -151,15 +184,12 @@ def _one(kind: str, row: dict[str, str], batch: Batch, today: date) -> None:
         unit = row.get("unit") or Unit.COUNT.value
         if unit not in [u.value for u in Unit]:
             raise ValueError("unit must be count or percent")
-        try:
-            value = float(row["value"].replace(",", ""))
-        except ValueError:
-            raise ValueError(f"value {row['value'][:20]!r} is not a number") from None
+        value = parse_number(row["value"], "value")
         if value < 0:
             raise ValueError("value must not be negative")
-        rounded = int(row["rounded_to"]) if row.get("rounded_to") else None
-        if rounded is not None and rounded < 1:
-            raise ValueError("rounded_to must be a positive whole number")
+        rounded = (
+            parse_whole(row["rounded_to"], "rounded_to", least=1) if row.get("rounded_to") else None
+        )
         batch.disclosures.append(
             DisclosureRec(company, row.get("service") or None, row["metric"], row["term"], unit,
                           value, Period.parse(row["period"]), _prov(row, today),
@@ -189,7 +219,12 @@ def load_csv(data: bytes, dataset: str, known_company: Known, today: date) -> Ba
         problems.add(1, "the file is not UTF-8 text")
         problems.raise_if_any()
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        problems.add(1, f"unreadable CSV header ({exc})")
+        problems.raise_if_any()
+        raise AssertionError("unreachable") from None
     kind = detect_kind(header)
     if kind is None:
         problems.add(1, "header matches no record kind; see docs/accountability.md for the columns")
@@ -198,13 +233,16 @@ def load_csv(data: bytes, dataset: str, known_company: Known, today: date) -> Ba
     reader.fieldnames = header
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        for row in reader:
-            if None in row:
-                problems.add(reader.line_num, "more cells than columns")
-                continue
-            if not any((v or "").strip() for v in row.values()):
-                continue
-            yield reader.line_num, row
+        try:
+            for row in reader:
+                if None in row:
+                    problems.add(reader.line_num, "more cells than columns")
+                    continue
+                if not any((v or "").strip() for v in row.values()):
+                    continue
+                yield reader.line_num, row
+        except csv.Error as exc:  # e.g. a cell over the csv module's 128 KiB field limit
+            problems.add(reader.line_num, f"unreadable CSV ({exc}); the rest was not read")
 
     parse_rows(kind, rows(), batch, problems, known_company, today)
     problems.raise_if_any()
@@ -217,7 +255,8 @@ def load_json(document: dict[str, Any], data: bytes, dataset: str, known_company
     batch = Batch(dataset=dataset, sha256=hashlib.sha256(data).hexdigest())
     unknown = set(document) - set(KINDS) - {"format", "version"}
     if unknown:
-        problems.add(1, f"unknown section(s): {', '.join(sorted(unknown))}")
+        # a key may hold a lone surrogate: the message must still encode as UTF-8
+        problems.add(1, f"unknown section(s): {sanitise(', '.join(sorted(unknown)))[:300]}")
     for kind in ("companies", "services", "aliases", "commitments", "disclosures", "evidence"):
         records = document.get(kind) or []
         if not isinstance(records, list):

@@ -12,13 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from shieldwall.accountability.loaders import Problems
-from shieldwall.accountability.schemas import Batch, DisclosureRec, Metric, Period, Provenance, Unit
+from shieldwall.accountability.loaders import Problems, check_text
+from shieldwall.accountability.loaders.manual import MAX_ALIAS_KEY
+from shieldwall.accountability.schemas import (
+    Batch,
+    DisclosureRec,
+    Metric,
+    Period,
+    Provenance,
+    Unit,
+    name_key,
+)
+from shieldwall.core.text import sanitise
 
 SCHEMA_PATH = Path(__file__).resolve().parents[4] / "schemas" / "transparency-report.schema.json"
 METRICS = {
@@ -51,12 +62,37 @@ def validate(document: Any, problems: Problems) -> None:
         problems.add(1, f"{where}: {error.message[:300]}")
 
 
+def check_values(document: Any, problems: Problems) -> None:
+    """Every string of the report (keys too) storable and printable: no lone surrogates, no
+    control characters but tabs and line breaks; and every number finite (JSON's NaN and
+    Infinity, which Python reads, pass the schema's ``number``). Walked without recursion:
+    the document may be nested as deep as the JSON reader allows."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                stack.append((where, str(key)))
+                stack.append((f"{where}/{key}".lstrip("/"), value))
+        elif isinstance(node, list):
+            stack.extend((f"{where}/{n}".lstrip("/"), value) for n, value in enumerate(node))
+        elif isinstance(node, str):
+            try:
+                check_text(node, "a text", multiline=True)
+            except ValueError as exc:
+                problems.add(1, f"{sanitise(where)[:200] or '(top level)'}: {exc}")
+        elif isinstance(node, float) and not math.isfinite(node):
+            problems.add(1, f"{sanitise(where)[:200] or '(top level)'}: not a finite number")
+
+
 def load_report(
     document: Any, data: bytes, dataset: str, source_url: str, today: date
 ) -> tuple[str, Batch]:
     """(organisation name, batch of disclosures); :class:`FileRejected` when the report does
     not validate against the schema."""
     problems = Problems(dataset)
+    check_values(document, problems)
+    problems.raise_if_any()
     validate(document, problems)
     problems.raise_if_any()
     try:
@@ -69,6 +105,9 @@ def load_report(
         problems.raise_if_any()
         raise
     organisation = document["organisation"]["name"].strip()
+    if len(name_key(organisation)) > MAX_ALIAS_KEY:  # the schema limits it, not its key
+        problems.add(1, f"organisation/name is longer than {MAX_ALIAS_KEY} once normalised")
+        problems.raise_if_any()
     scope = ", ".join(document["service_scope"].get("services") or []) or "all services"
     batch = Batch(dataset=dataset, sha256=hashlib.sha256(data).hexdigest())
     url = source_url or document["organisation"].get("url") or f"urn:shieldwall:report:{dataset}"

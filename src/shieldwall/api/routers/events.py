@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,6 +8,7 @@ from shieldwall.api.deps import DbSession, require
 from shieldwall.audit import repository, service
 from shieldwall.audit.schemas import ChainReportOut, EventOut, EventPage
 from shieldwall.core.access import Principal, Scope
+from shieldwall.core.timestamps import Timestamp
 from shieldwall.db.base import as_utc
 
 router = APIRouter(prefix="/v1/events", tags=["event log"])
@@ -24,9 +24,9 @@ def list_events(
     actor: Annotated[str | None, Query(max_length=120)] = None,
     subject: Annotated[str | None, Query(max_length=200)] = None,
     principle: Annotated[int | None, Query(ge=1, le=11)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    since: Annotated[Timestamp | None, Query()] = None,
+    until: Annotated[Timestamp | None, Query()] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EventPage:
     rows = repository.list_events(

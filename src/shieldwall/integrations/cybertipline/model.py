@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shieldwall.core.timestamps import Timestamp
+
 __all__ = [
     "DeviceId",
     "EstimatedLocation",
@@ -82,7 +84,7 @@ class _Model(BaseModel):
 class IpCaptureEvent(_Model):
     ip_address: str = Field(min_length=2, max_length=45)
     event_name: EventName | None = None
-    date_time: datetime | None = None
+    date_time: Timestamp | None = None
     possible_proxy: bool | None = None
     port: int | None = Field(None, ge=0, le=65535)
 
@@ -91,7 +93,7 @@ class DeviceId(_Model):
     id_type: str = Field(min_length=1, max_length=100)
     id_value: str = Field(min_length=1, max_length=500)
     event_name: EventName | None = None
-    date_time: datetime | None = None
+    date_time: Timestamp | None = None
 
 
 class EstimatedLocation(_Model):

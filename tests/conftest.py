@@ -236,6 +236,16 @@ def admin_key(make_key: KeyFactory) -> str:
     return make_key()
 
 
+def cli_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point the CLI (which reads the environment) at this test's data folder and
+    database, and at nothing else of the environment's ``SHIELDWALL_*`` settings."""
+    for name in list(os.environ):
+        if name.startswith("SHIELDWALL_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SHIELDWALL_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SHIELDWALL_DATABASE_URL", settings.effective_database_url)
+
+
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 

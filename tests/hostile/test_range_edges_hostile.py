@@ -6,7 +6,6 @@ is stored."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from shieldwall.exchanges.models import Exchange
 from shieldwall.transparency.models import PublishedReport
 from shieldwall.users.models import User
 from tests.api.problem_check import assert_problem
-from tests.conftest import PASSWORD, KeyFactory, auth, make_user
+from tests.conftest import PASSWORD, KeyFactory, auth, cli_settings, make_user
 from tests.web.conftest import LoginAs
 from tests.web.html_forms import parse, submit
 
@@ -301,11 +300,7 @@ def test_changing_a_user_id_past_the_user_ids_is_refused(
 def test_the_cli_refuses_an_id_past_the_database_integers(
     settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch, args: list[str]
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith("SHIELDWALL_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("SHIELDWALL_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SHIELDWALL_DATABASE_URL", settings.effective_database_url)
+    cli_settings(monkeypatch, settings)
     result = CliRunner().invoke(cli_app, args)
     assert result.exit_code == 2, (result.output, result.exception)
     assert "Invalid value" in result.output

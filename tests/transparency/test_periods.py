@@ -3,7 +3,6 @@ day after a period and the trend before it never leave ``date``'s range."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pytest
@@ -20,6 +19,7 @@ from shieldwall.transparency.periods import (
     resolve,
     trend_periods,
 )
+from tests.conftest import cli_settings
 
 TODAY = date(2026, 3, 1)
 
@@ -84,11 +84,7 @@ def test_the_trend_at_the_last_day_is_whole() -> None:
 def test_the_cli_refuses_a_period_outside_the_range(
     db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith("SHIELDWALL_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("SHIELDWALL_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SHIELDWALL_DATABASE_URL", settings.effective_database_url)
+    cli_settings(monkeypatch, settings)
     result = CliRunner().invoke(
         cli_app, ["transparency", command, "--from", "0001-01-01", "--to", "0001-06-30"]
     )

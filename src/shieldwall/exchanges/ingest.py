@@ -149,19 +149,24 @@ _HEX_DIGITS = "0123456789abcdef"
 
 
 _KNOWN_TYPES = ", ".join(t.value for t in SignalType)
+#: Hex signal types by name: (name, length). Their canonical value is their key.
+_HEX_BY_NAME = {t.value: (t.value, n) for t, n in _HEX_LENGTHS.items()}
+_EXCHANGE = EntrySource.EXCHANGE.value
 
 
-def _check_signal(kind: str, value: str) -> tuple[SignalType, str]:
+def _check_signal(kind: str, value: str) -> tuple[str, str, str]:
+    """(signal type, canonical value, value key) of one signal, or InvalidInput."""
+    hexed = _HEX_BY_NAME.get(kind)
+    if hexed is not None and isinstance(value, str):
+        text = value.strip().lower()
+        if len(text) == hexed[1] and not text.strip(_HEX_DIGITS):
+            return hexed[0], text, text
     signal_type = _TYPES.get(kind)
     if signal_type is None:
         # never quote it: a list file's first word may be anything (even a secret)
         raise InvalidInput(f"unknown signal type; known: {_KNOWN_TYPES}")
-    length = _HEX_LENGTHS.get(signal_type)
-    if length is not None and isinstance(value, str):
-        text = value.strip().lower()
-        if len(text) == length and not text.strip(_HEX_DIGITS):
-            return signal_type, text
-    return signal_type, normalise(signal_type, value)
+    canonical = normalise(signal_type, value)
+    return signal_type.value, canonical, banks.value_key(signal_type, canonical)
 
 
 def check_records(rules: Rules, records: Sequence[SourceRecord]) -> Checked:
@@ -204,21 +209,20 @@ def check_records(rules: Rules, records: Sequence[SourceRecord]) -> Checked:
         problems: list[str] = []
         for kind, value in record.signals:
             try:
-                signal_type, canonical = _check_signal(kind, value)
+                signal_type, canonical, key_value = _check_signal(kind, value)
             except InvalidInput as exc:
                 shown = kind if kind in _TYPES else "signal"
                 problems.append(f"{shown}: {exc.message}")
                 continue
-            key_value = banks.value_key(signal_type, canonical)
-            checked.entries[(signal_type.value, key_value)] = banks.NewEntry(
-                signal_type=signal_type.value,
+            checked.entries[(signal_type, key_value)] = banks.NewEntry(
+                signal_type=signal_type,
                 value=canonical,
                 value_key=key_value,
                 quality=None,
                 labels=labels,
                 source_record_id=record_id,
                 disabled_until=None,
-                source=EntrySource.EXCHANGE.value,
+                source=_EXCHANGE,
             )
         if problems:
             used = "; the record's other signals were used" if checked.entries else ""

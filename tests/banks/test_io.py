@@ -226,6 +226,33 @@ def test_an_overlong_line_is_rejected_and_the_next_line_still_read(
     assert "longer than 1,000 bytes" in report.rejections[0].reason
 
 
+class _Zeros(stdio.RawIOBase):
+    """An endless stream without a newline, like /dev/zero."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        buffer[:] = b"0" * len(buffer)
+        return len(buffer)
+
+
+def test_an_endless_line_stops_at_the_byte_limit_and_imports_nothing(
+    db: Database, make_bank: BankFactory
+) -> None:
+    bank = make_bank("ENDLESS")
+    with db.session() as s, pytest.raises(InvalidInput, match="larger than 100,000 bytes"):
+        io.import_entries(
+            s,
+            "ENDLESS",
+            stdio.BufferedReader(_Zeros()),
+            FileFormat.LOCAL_FILE,
+            actor=SYSTEM,
+            limits=io.ImportLimits(max_line_bytes=1000, max_bytes=100_000),
+        )
+    assert entries_of(db, bank.id) == []
+
+
 def test_only_the_first_rejections_are_listed_but_all_are_counted(
     db: Database, make_bank: BankFactory
 ) -> None:

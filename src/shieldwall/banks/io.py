@@ -67,6 +67,9 @@ _SKIP_CHUNK = 65_536
 @dataclass(frozen=True)
 class ImportLimits:
     max_line_bytes: int = 1_048_576
+    #: Reading more of the file than this stops the import (nothing is kept); ``None``: no
+    #: limit beyond the file's end (a stream that never ends then never stops).
+    max_bytes: int | None = None
     #: More rejected lines than this stop the import; nothing is kept.
     max_rejected: int = 10_000
     #: How many rejections the report lists (all are counted).
@@ -134,11 +137,19 @@ class _LineReader:
     """Decoded lines of a binary stream, each at most ``max_bytes`` long, with a count of
     the bytes read. A longer line is yielded as ``None`` (skipped to its end)."""
 
-    def __init__(self, stream: IO[bytes], max_bytes: int) -> None:
+    def __init__(self, stream: IO[bytes], max_bytes: int, max_total: int | None = None) -> None:
         self.stream = stream
         self.max_bytes = max_bytes
+        self.max_total = max_total
         self.bytes_read = 0
         self.line_no = 0
+
+    def _count(self, raw: bytes) -> None:
+        self.bytes_read += len(raw)
+        if self.max_total is not None and self.bytes_read > self.max_total:
+            raise InvalidInput(
+                f"the file is larger than {self.max_total:,} bytes; nothing was imported"
+            )
 
     def __iter__(self) -> Iterator[str | None]:
         while True:
@@ -148,11 +159,11 @@ class _LineReader:
             if not isinstance(raw, bytes):
                 raise TypeError("bank imports read binary streams (open files with 'rb')")
             self.line_no += 1
-            self.bytes_read += len(raw)
+            self._count(raw)
             if len(raw) > self.max_bytes and not raw.endswith(b"\n"):
                 while raw and not raw.endswith(b"\n"):  # skip the rest of the long line
                     raw = self.stream.readline(_SKIP_CHUNK)
-                    self.bytes_read += len(raw)
+                    self._count(raw)
                 yield None
                 continue
             yield self._decode(raw)
@@ -480,7 +491,7 @@ def import_entries(
     seq = change_seq(session)
     bank = service.get_bank(session, name)
     report = ImportReport(bank=bank.name, format=fmt)
-    lines = _LineReader(stream, limits.max_line_bytes)
+    lines = _LineReader(stream, limits.max_line_bytes, limits.max_bytes)
     importer = _Importer(
         session, bank, report, added_by=service.actor_ref(actor), seq=seq, limits=limits
     )

@@ -45,8 +45,29 @@ from shieldwall.core.errors import ShieldwallError
 __all__ = ["app", "main"]
 
 
+def _not_text(args: list[str]) -> int | None:
+    """The 1-based position of the first argument that is not valid text: bytes that are
+    not UTF-8 reach Python as lone surrogates, which no database or file can store."""
+    for position, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return position
+    return None
+
+
 class ShieldwallGroup(TyperGroup):
     """The root group: turns errors a user can act on into a message and exit status 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        position = _not_text(args)
+        if position is not None:  # never echoed: it may be half of someone's secret
+            print_error(
+                f"argument {position} is not valid UTF-8 text; nothing was done "
+                "(check the terminal's or script's character encoding)"
+            )
+            raise typer.Exit(EXIT_ERROR)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         try:

@@ -12,6 +12,7 @@ from rich.table import Table
 from shieldwall.accountability import analysis, exports, importing, service
 from shieldwall.accountability.schemas import FileReport
 from shieldwall.cli.console import EXIT_ERROR, err, load, note, open_database, out
+from shieldwall.cli.files import read_input_file, writing
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput
 
@@ -85,9 +86,10 @@ def import_command(
             note(f"{summary.unmapped_ncmec_names} NCMEC name(s) are not mapped to a company")
         for path in paths or []:
             try:
+                data = read_input_file(path, settings.import_max_bytes)
                 with db.session() as session:
                     report = importing.import_file(
-                        session, path.read_bytes(), path.name, actor=ACTOR, source_url=source_url
+                        session, data, path.name, actor=ACTOR, source_url=source_url
                     )
             except InvalidInput as exc:
                 failed += 1
@@ -133,7 +135,8 @@ def export_command(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        with writing(output) as fh:
+            fh.write(text.encode("utf-8"))
         note(f"wrote {output}")
 
 

@@ -29,6 +29,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 ACTOR = Principal.system("cli")
+#: Past the database's largest integer a number names no key (and would overflow the driver).
+MAX_ID = 2**63 - 1
+#: A hundred years: longer than any key should live, and far from the last date Python holds.
+MAX_EXPIRES_DAYS = 36_500
 OWNER_REQUIRED = (
     "--owner is required: at the command line no person is logged in to own the key. "
     "Name the person responsible for it (`shieldwall user list`); for an integration key "
@@ -48,7 +52,10 @@ def create(
         typer.Option(help="Username of the person responsible (required, see above)."),
     ] = None,
     expires_days: Annotated[
-        int | None, typer.Option(min=1, help="Days until the key stops working; default never.")
+        int | None,
+        typer.Option(
+            min=1, max=MAX_EXPIRES_DAYS, help="Days until the key stops working; default never."
+        ),
     ] = None,
 ) -> None:
     """Create an API key and print it ONCE; it cannot be shown again.
@@ -150,10 +157,13 @@ def _find(session: Session, id_or_prefix: str) -> ApiKey:
     if value.startswith("sw_"):  # a whole key or "sw_<prefix>" pasted in
         value = value.split("_")[1]
     key = repository.get_by_prefix(session, value)
-    if key is None and value.isdigit():
-        key = repository.get(session, int(value))
+    # ASCII digits only ("²".isdigit() is true); ids past the integer column match nothing
+    if key is None and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID)):
+        number = int(value)
+        key = repository.get(session, number) if 1 <= number <= MAX_ID else None
     if key is None:
-        raise NotFound(f"no API key with id or prefix {value!r}; see `shieldwall apikey list`")
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise NotFound(f"no API key with id or prefix {shown!r}; see `shieldwall apikey list`")
     return key
 
 

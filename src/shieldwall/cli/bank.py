@@ -27,6 +27,7 @@ from shieldwall.banks.schemas import (
     ImportReport,
 )
 from shieldwall.cli.console import err, load, note, open_database, out, validated, when
+from shieldwall.cli.files import open_input_file, writing
 from shieldwall.core.access import Principal
 
 app = typer.Typer(
@@ -234,11 +235,10 @@ def import_file(
     limits = io.ImportLimits(
         max_rejected=settings.import_max_rejected if max_rejected is None else max_rejected
     )
-    size = file.stat().st_size
     with (
+        open_input_file(file, "bank file") as (stream, size),
         open_database(settings) as db,
         db.session() as session,
-        file.open("rb") as stream,
         Progress(
             TextColumn("importing {task.description}"),
             BarColumn(),
@@ -294,7 +294,7 @@ def export(
                 written += len(chunk)
             sink.flush()
         else:
-            with output.open("wb") as fh:
+            with writing(output) as fh:
                 for chunk in io.export_entries(session, bank, format):
                     fh.write(chunk)
                     written += len(chunk)

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from shieldwall.cli.console import EXIT_CHECK_FAILED, fail, load, out
+from shieldwall.cli.files import read_input_file
 from shieldwall.core.errors import InvalidInput
 from shieldwall.integrations.classifiers import ClassifierInput, ClassifierSet
 
@@ -74,9 +75,7 @@ def try_command(
     if file is None and not url:
         raise InvalidInput("give a FILE or --url")
     settings = load()
-    data = file.read_bytes() if file is not None else None
-    if data is not None and len(data) > settings.scan_max_bytes:
-        raise InvalidInput(f"the file is larger than scan_max_bytes ({settings.scan_max_bytes:,})")
+    data = read_input_file(file, settings.scan_max_bytes) if file is not None else None
     classifiers = ClassifierSet.from_settings(settings)
     if not classifiers:
         fail("no classifiers are configured (setting: classifiers)")

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from shieldwall.cli.console import fail, load, note, open_database, out, when
 from shieldwall.core.access import Principal
+from shieldwall.core.errors import InvalidInput
 from shieldwall.evidence import service
 
 app = typer.Typer(
@@ -112,9 +113,12 @@ def export(
     with open_database(settings) as db, db.session() as session:
         content = service.read_bytes(session, settings, evidence_id, actor=CLI)
         digest = service.get(session, evidence_id).content_sha256
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(content)
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {output} ({exc.strerror or exc})") from None
     out().print(f"wrote {len(content):,} bytes to {output} (SHA-256 {digest})")
 
 

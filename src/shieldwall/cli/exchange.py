@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from shieldwall.cli.console import fail, load, note, open_database, out, validated, when
+from shieldwall.cli.files import read_input_file
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import InvalidInput
 from shieldwall.exchanges import repository, runner, service
@@ -26,6 +27,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 ACTOR = Principal.system("cli")
+#: A credentials file holds a few keys and tokens; anything far larger is the wrong file.
+CREDENTIALS_MAX_BYTES = 1_048_576
 Name = Annotated[str, typer.Argument(help="The exchange's name, e.g. ncmec-industry.")]
 
 
@@ -98,7 +101,9 @@ def add(
     secrets = _pairs(credential, "credential")
     if credentials_file is not None:
         try:
-            loaded = json.loads(credentials_file.read_text())
+            loaded = json.loads(
+                read_input_file(credentials_file, CREDENTIALS_MAX_BYTES, "credentials file")
+            )
         except ValueError as exc:
             raise InvalidInput(f"{credentials_file} is not a JSON object ({exc})") from None
         if not isinstance(loaded, dict):

@@ -15,7 +15,7 @@ from shieldwall.cli.console import err, fail, load, note, open_database, out
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import ShieldwallError
 from shieldwall.core.hashing import REFERENCE_OPTIONS, HashOptions, MediaHashes, hash_file
-from shieldwall.matching.bulk import bulk_scan
+from shieldwall.matching.bulk import bulk_scan, check_output
 from shieldwall.matching.index import MatchIndex
 from shieldwall.matching.service import hash_options
 
@@ -141,6 +141,7 @@ def scan_command(
         shieldwall scan ./images --format csv -o images.csv --workers 2
     """
     chosen = fmt or (ResultFormat.CSV if output.suffix.lower() == ".csv" else ResultFormat.JSONL)
+    check_output(output, chosen.value)  # before the index loads: a wrong -o fails at once
     settings = load()
     with open_database(settings) as db:
         index = MatchIndex(db, settings)

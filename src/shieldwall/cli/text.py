@@ -12,7 +12,9 @@ import typer
 from rich.table import Table
 
 from shieldwall.cli.console import load, note, open_database, out, validated, when
+from shieldwall.cli.files import open_input_file, read_input_file, writing
 from shieldwall.core.access import Principal
+from shieldwall.core.errors import InvalidInput
 from shieldwall.core.text import normalise, sanitise, term_hash
 from shieldwall.core.text_match import TermMatcher
 from shieldwall.core.text_urls import extract_urls
@@ -38,9 +40,9 @@ ListName = Annotated[str, typer.Argument(help="The list's name.")]
 SHOWN_REJECTIONS = 20
 
 
-def _read(text: str | None, file: Path | None) -> str:
+def _read(text: str | None, file: Path | None, limit: int) -> str:
     if file is not None:
-        return sanitise(file.read_bytes().decode("utf-8", "replace"))
+        return sanitise(read_input_file(file, limit).decode("utf-8", "replace"))
     if text is None or text == "-":
         return sanitise(sys.stdin.read())
     return sanitise(text)
@@ -67,8 +69,8 @@ def check(
         shieldwall text check "hey, how old r u? add me on snap"
         echo "some post" | shieldwall text check --json
     """
-    body = _read(text, file)
     settings = load()
+    body = _read(text, file, settings.max_body_bytes)
     rules = conversations.rules_for(settings)
     if offline:
         matcher = TermMatcher(())
@@ -135,7 +137,10 @@ def purge() -> None:
 @text_app.command("hash")
 def hash_term(term: Annotated[str, typer.Argument(help="A term or phrase.")]) -> None:
     """Print the SHA-256 of a normalised term: how hashed list entries are written."""
-    typer.echo(term_hash(sanitise(term)))
+    clean = sanitise(term)
+    if not normalise(clean).strip():  # the hash of "" would match nothing anyone typed
+        raise InvalidInput("the term is empty; give the word or phrase to hash", field="term")
+    typer.echo(term_hash(clean))
 
 
 # ---- terms ---------------------------------------------------------------------------------
@@ -196,7 +201,11 @@ def import_file(
     """
     fmt = io.resolve_format(format, file.name)
     settings = load()
-    with open_database(settings) as db, db.session() as session, file.open("rb") as stream:
+    with (
+        open_input_file(file, "term file") as (stream, _size),
+        open_database(settings) as db,
+        db.session() as session,
+    ):
         if create and repository.get_list(session, name) is None:
             service.create_list(session, validated(TermListCreate, name=name), actor=ACTOR)
         report = io.import_entries(
@@ -235,7 +244,8 @@ def export(
     if output is None:
         sys.stdout.write(data)
     else:
-        output.write_text(data, encoding="utf-8")
+        with writing(output) as fh:
+            fh.write(data.encode("utf-8"))
         note(f"wrote {output}", style="green")
 
 

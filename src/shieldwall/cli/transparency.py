@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from shieldwall.cli.console import load, note, open_database, out
+from shieldwall.cli.files import writing
 from shieldwall.core.access import Principal
 from shieldwall.transparency import dsa, exports, repository, service
 from shieldwall.transparency.metrics import METRICS
@@ -45,9 +46,10 @@ def _write(text: str, path: Path | None) -> None:
     if path is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    note(f"wrote {path} ({len(text.encode()):,} bytes)")
+    data = text.encode("utf-8")
+    with writing(path, parents=True) as fh:
+        fh.write(data)
+    note(f"wrote {path} ({len(data):,} bytes)")
 
 
 @app.command()

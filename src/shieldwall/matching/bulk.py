@@ -13,6 +13,7 @@ import csv
 import json
 import multiprocessing
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import IO, Any
 
 from shieldwall.audit import service as audit
 from shieldwall.core.access import Principal
-from shieldwall.core.errors import ShieldwallError
+from shieldwall.core.errors import InvalidInput, ShieldwallError
 from shieldwall.core.hashing import HashOptions, MediaHashes, hash_file
 from shieldwall.db.engine import Database
 from shieldwall.matching.index import MatchIndex
@@ -69,12 +70,59 @@ def iter_files(root: Path) -> Iterator[Path]:
                 yield path
 
 
+_FIRST_LINE_BYTES = 1 << 20
+_JSONL_START = b'{"path": '
+
+
+def _looks_like_results(first: bytes, fmt: str) -> bool:
+    """Whether ``first``, a result file's first line (or all of it, torn), is what
+    :class:`_Writer` writes first in ``fmt``."""
+    torn = not first.endswith(b"\n")
+    if fmt == "csv":
+        header = ",".join(FIELDS).encode()
+        return header.startswith(first) if torn else first.rstrip(b"\r\n") == header
+    if torn:
+        return first.startswith(_JSONL_START) or _JSONL_START.startswith(first)
+    try:
+        row = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and "path" in row and "verdict" in row
+
+
+def check_output(output: Path, fmt: str) -> None:
+    """:class:`InvalidInput` unless ``output`` is missing, empty, or a regular file that an
+    earlier scan wrote in ``fmt``: a scan never truncates or appends to anything else."""
+    try:
+        st = output.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InvalidInput(f"cannot use {output} as the result file ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise InvalidInput(f"the result file {output} is {what}; name a file (-o FILE)")
+    if st.st_size == 0:
+        return
+    try:
+        with output.open("rb") as fh:
+            first = fh.readline(_FIRST_LINE_BYTES)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the result file {output} ({exc.strerror})") from None
+    if not _looks_like_results(first, fmt):
+        raise InvalidInput(
+            f"{output} exists and is not a {fmt} scan result file; it was left as it is. "
+            "Name a new file, or the result file of an earlier scan to resume it"
+        )
+
+
 def done_paths(output: Path, fmt: str) -> set[str]:
     """Paths already in a result file from an earlier run (a torn last line is ignored)."""
     if not output.exists():
         return set()
     seen: set[str] = set()
-    with output.open(encoding="utf-8", newline="") as fh:
+    # a damaged line is skipped like a torn one, not a reason to stop
+    with output.open(encoding="utf-8", errors="replace", newline="") as fh:
         if fmt == "csv":
             for row in csv.DictReader(fh):
                 if row.get("path"):
@@ -178,6 +226,7 @@ def bulk_scan(
     """Scan every file under ``root`` into ``output``; see the module docstring."""
     if fmt not in ("jsonl", "csv"):
         raise ValueError("format must be jsonl or csv")
+    check_output(output, fmt)
     report = BulkReport()
     if resume:
         trim_torn_tail(output)

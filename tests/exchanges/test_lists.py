@@ -79,6 +79,19 @@ def test_a_missing_file_fails_in_plain_words(
     assert "cannot be read" in (run.error or "")
 
 
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_a_regular_file_that_fails_to_read_fails_in_plain_words(
+    make_exchange: MakeExchange, fetch: Fetch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # /proc/self/mem passes as a regular file but reading it at offset 0 is EIO
+    name = make_exchange("mem", "local_file", {"path": "/proc/self/mem"})
+    run = fetch(name)
+    assert run.status == "failed"
+    assert "the list file cannot be read (Input/output error)" in (run.error or ""), run.error
+    assert "internal error" not in (run.error or "")
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
 def test_a_long_file_read_in_several_runs_sweeps_only_when_complete(
     tmp_path: Path, make_exchange: MakeExchange, fetch: Fetch, db: Database, bank: Bank
 ) -> None:

@@ -133,8 +133,23 @@ def test_token_from_another_sessions_page_is_refused(
         {"Origin": "https://testserver:8443"},
         {"Origin": "null"},
         {"Referer": "https://evil.example/page"},
+        # addresses urlsplit cannot read count as foreign too (they were a 500)
+        {"Origin": "http://[::1"},
+        {"Origin": "http://[zz]/"},
+        {"Referer": "http://[::1"},
+        {"Referer": "http://[zz]/"},
     ],
-    ids=["foreign-origin", "lookalike-origin", "other-port", "null-origin", "foreign-referer"],
+    ids=[
+        "foreign-origin",
+        "lookalike-origin",
+        "other-port",
+        "null-origin",
+        "foreign-referer",
+        "unclosed-origin",
+        "bad-ip-origin",
+        "unclosed-referer",
+        "bad-ip-referer",
+    ],
 )
 def test_foreign_origin_is_refused_even_with_a_valid_token(
     client: TestClient, sql: SqlScalar, headers: dict[str, str]

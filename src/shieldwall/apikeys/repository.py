@@ -8,8 +8,13 @@ from sqlalchemy.orm import Session
 from shieldwall.apikeys.models import ApiKey
 from shieldwall.db.base import utcnow
 
+#: Key ids are 32-bit integers: a larger number names no key (and overflows the driver).
+MAX_KEY_ID = 2**31 - 1
+
 
 def get(session: Session, key_id: int) -> ApiKey | None:
+    if not 1 <= key_id <= MAX_KEY_ID:
+        return None
     return session.get(ApiKey, key_id)
 
 

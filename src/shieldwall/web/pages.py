@@ -240,12 +240,7 @@ def keys_create(
 ) -> Response:
     try:
         data = ApiKeyCreate.model_validate(
-            {
-                "name": name,
-                "kind": kind,
-                "scopes": scopes,
-                "owner_id": int(owner_id) if owner_id.isdigit() else None,
-            }
+            {"name": name, "kind": kind, "scopes": scopes, "owner_id": _owner_id(owner_id)}
         )
         _key, plain = apikeys.create_key(db, data, actor=user.principal)
     except (ValidationError, ShieldwallError) as exc:
@@ -259,8 +254,24 @@ def keys_create(
     return response
 
 
+def _owner_id(text: str) -> int | None:
+    """The form's owner: blank is the person acting; the schema bounds the number."""
+    text = text.strip()
+    if not text:
+        return None
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidInput("owner_id must be a user id (a whole number)", field="owner_id")
+    return int(text)
+
+
 @router.post("/admin/api-keys/{key_id}/revoke", dependencies=[CsrfChecked])
-def keys_revoke(request: Request, db: DbSession, user: KeysAdmin, key_id: int) -> Response:
+def keys_revoke(
+    request: Request,
+    db: DbSession,
+    user: KeysAdmin,
+    key_id: Annotated[int, Path(ge=1, le=apikeys_repository.MAX_KEY_ID)],
+) -> Response:
     try:
         apikeys.revoke_key(db, key_id, actor=user.principal)
     except ShieldwallError as exc:

@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from shieldwall.api.deps import DbSession
 from shieldwall.cases import service as cases
+from shieldwall.cases.repository import MAX_CASE_ID
 from shieldwall.cases.schemas import (
     MAX_NOTE,
     CaseOut,
@@ -42,6 +43,8 @@ from shieldwall.web.security import CsrfChecked, WebUser, page_requires, rotate_
 router = APIRouter(include_in_schema=False)
 CaseReader = Annotated[WebUser, page_requires(Scope.CASES_READ)]
 CaseWriter = Annotated[WebUser, page_requires(Scope.CASES_WRITE)]
+#: A path's case id, bounded to the column: a larger number is refused before any SQL.
+CaseId = Annotated[int, Path(ge=1, le=MAX_CASE_ID)]
 PAGE_SIZE = 50
 ACTIVE = (CaseStatus.OPEN, CaseStatus.IN_REVIEW, CaseStatus.ESCALATED)
 
@@ -317,7 +320,7 @@ def _refused(
 
 
 @router.get("/review/cases/{case_id}")
-def case_page(request: Request, db: DbSession, user: CaseReader, case_id: int) -> Response:
+def case_page(request: Request, db: DbSession, user: CaseReader, case_id: CaseId) -> Response:
     try:
         return _case_page(
             request, db, user, case_id, notice=_done(request.query_params.get("done", ""))
@@ -332,7 +335,7 @@ def case_decide(
     request: Request,
     db: DbSession,
     user: CaseWriter,
-    case_id: int,
+    case_id: CaseId,
     outcome: Annotated[str, Form(max_length=20)] = "",
     label: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form()] = "",  # the body limit bounds it; longer: told why
@@ -370,7 +373,7 @@ def case_confirm(
     request: Request,
     db: DbSession,
     user: CaseWriter,
-    case_id: int,
+    case_id: CaseId,
     agree: Annotated[str, Form(max_length=10)] = "true",
     note: Annotated[str, Form()] = "",  # the body limit bounds it; longer: told why
 ) -> Response:
@@ -390,7 +393,7 @@ def case_confirm(
 
 
 @router.post("/review/cases/{case_id}/assign", dependencies=[CsrfChecked])
-def case_assign(request: Request, db: DbSession, user: CaseWriter, case_id: int) -> Response:
+def case_assign(request: Request, db: DbSession, user: CaseWriter, case_id: CaseId) -> Response:
     try:
         cases.assign(db, _settings(request), case_id, username=None, actor=user.principal)
     except ShieldwallError as exc:
@@ -399,7 +402,7 @@ def case_assign(request: Request, db: DbSession, user: CaseWriter, case_id: int)
 
 
 @router.post("/review/cases/{case_id}/close", dependencies=[CsrfChecked])
-def case_close(request: Request, db: DbSession, user: CaseWriter, case_id: int) -> Response:
+def case_close(request: Request, db: DbSession, user: CaseWriter, case_id: CaseId) -> Response:
     """A decided case with nothing left to do leaves the reviewers' lists."""
     try:
         cases.close(db, case_id, actor=user.principal)

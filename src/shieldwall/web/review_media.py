@@ -20,13 +20,14 @@ import hmac
 from dataclasses import dataclass, replace
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from shieldwall.api.deps import DbSession
 from shieldwall.audit import service as audit
 from shieldwall.cases import service as cases
+from shieldwall.cases.repository import MAX_CASE_ID
 from shieldwall.config import Settings
 from shieldwall.core.access import Scope
 from shieldwall.core.errors import NotFound, ShieldwallError
@@ -39,6 +40,9 @@ from shieldwall.web.security import SESSION_COOKIE, WebForbidden, WebUser, _secr
 
 router = APIRouter(include_in_schema=False)
 CaseReader = Annotated[WebUser, page_requires(Scope.CASES_READ)]
+# Path ids bounded to their columns: a larger number is refused before any SQL.
+CaseId = Annotated[int, Path(ge=1, le=MAX_CASE_ID)]
+MediaId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 #: Principles a reveal serves: reviewing known (1) and new (2) material.
 REVEAL_PRINCIPLES = (1, 2)
@@ -72,7 +76,10 @@ def reveal_token(request: Request, case_id: int, media_id: int) -> str:
 
 
 def _check_token(request: Request, case_id: int, media_id: int, token: str) -> None:
-    if not token or not hmac.compare_digest(reveal_token(request, case_id, media_id), token):
+    # compare_digest raises TypeError on non-ASCII text; a real token is hex
+    if not token.isascii() or not hmac.compare_digest(
+        reveal_token(request, case_id, media_id), token
+    ):
         raise WebForbidden(
             "this reveal link is not from your current session: nothing was shown. Open the "
             "case page and use its Reveal button",
@@ -164,7 +171,7 @@ def _error(request: Request, exc: ShieldwallError) -> Response:
 
 @router.get("/review/cases/{case_id}/media/{media_id}/preview")
 def media_preview(
-    request: Request, db: DbSession, user: CaseReader, case_id: int, media_id: int
+    request: Request, db: DbSession, user: CaseReader, case_id: CaseId, media_id: MediaId
 ) -> Response:
     """The blurred grayscale preview: safe to show by default, so not logged."""
     try:
@@ -184,8 +191,8 @@ def media_original(
     request: Request,
     db: DbSession,
     user: CaseReader,
-    case_id: int,
-    media_id: int,
+    case_id: CaseId,
+    media_id: MediaId,
     t: str = "",
     via: str = "link",
 ) -> Response:
@@ -232,7 +239,12 @@ def media_original(
 
 @router.get("/review/cases/{case_id}/media/{media_id}/reveal")
 def media_reveal_page(
-    request: Request, db: DbSession, user: CaseReader, case_id: int, media_id: int, t: str = ""
+    request: Request,
+    db: DbSession,
+    user: CaseReader,
+    case_id: CaseId,
+    media_id: MediaId,
+    t: str = "",
 ) -> Response:
     """The no-JavaScript reveal: a page showing this one item. Its <img>/<video> fetches
     the original through the logged route above."""

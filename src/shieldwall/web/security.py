@@ -90,13 +90,21 @@ def _same_origin(request: Request) -> bool:
     if not origin or origin == "null":
         return origin is None
     host = request.headers.get("host", "")
-    return urlsplit(origin).netloc == host
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        # A header no browser would send (``http://[::1``): not this site.
+        return False
+    return netloc == host
 
 
 async def verify_csrf(request: Request) -> None:
     """Refuse a form POST without a valid token or from another origin."""
     form = await request.form()
-    token = str(form.get("csrf_token", ""))
+    sent = form.get("csrf_token", "")
+    # A real token is hex; anything else (an upload, non-ASCII text, which
+    # compare_digest refuses with a TypeError) is simply a wrong token.
+    token = sent if isinstance(sent, str) and sent.isascii() else ""
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not _same_origin(request):
         raise WebForbidden("this form was not sent from a shieldwall page; reload and try again")

@@ -98,16 +98,32 @@ def lines_to_pages(
     yield page
 
 
+def _unreadable(exc: OSError) -> SourceRefused:
+    return SourceRefused(
+        f"the list file cannot be read ({exc.strerror or type(exc).__name__}); check "
+        "the exchange's path"
+    )
+
+
+def _read_line(stream: IO[bytes], limit: int) -> bytes:
+    # A path that passes as a regular file may still fail on read (/proc/self/mem: EIO;
+    # a disk error): a refusal in plain words, not an internal error.
+    try:
+        return stream.readline(limit)
+    except OSError as exc:
+        raise _unreadable(exc) from None
+
+
 def _numbered(stream: IO[bytes], start_line: int) -> Iterator[tuple[int, bytes]]:
     line_no = start_line
     while True:
-        raw = stream.readline(MAX_LINE_BYTES + 1)
+        raw = _read_line(stream, MAX_LINE_BYTES + 1)
         if not raw:
             return
         line_no += 1
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             while raw and not raw.endswith(b"\n"):
-                raw = stream.readline(65536)
+                raw = _read_line(stream, 65536)
             yield line_no, b"x" * (MAX_LINE_BYTES + 1)
             continue
         yield line_no, raw.rstrip(b"\r\n")
@@ -129,10 +145,7 @@ class LocalFileAdapter:
                 raise SourceRefused("the exchange's path is not a regular file")
             handle = self.path.open("rb")
         except OSError as exc:
-            raise SourceRefused(
-                f"the list file cannot be read ({exc.strerror or type(exc).__name__}); check "
-                "the exchange's path"
-            ) from None
+            raise _unreadable(exc) from None
         with handle:
             same_file = cp.get("size") == stat.st_size and cp.get("mtime_ns") == stat.st_mtime_ns
             if same_file and "snapshot" not in cp:
@@ -142,7 +155,10 @@ class LocalFileAdapter:
             if same_file and "snapshot" in cp:
                 offset, line_no = int(cp.get("offset", 0)), int(cp.get("line", 0))
                 snapshot = datetime.fromisoformat(str(cp["snapshot"]))
-                handle.seek(offset)
+                try:
+                    handle.seek(offset)
+                except OSError as exc:
+                    raise _unreadable(exc) from None
             done = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
             def checkpoint_at(at_line: int | None) -> dict[str, Any]:

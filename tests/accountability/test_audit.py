@@ -130,3 +130,12 @@ def test_audit_of_the_shared_data(db: Database, loaded: ImportSummary) -> None:
     consumer = next(k for k in microsoft if k[0] == 2023 and k[1].startswith("Microsoft"))
     assert microsoft[consumer].self_reported == 79_971 + 60_749
     assert microsoft[consumer].ncmec == 141_027
+
+
+@pytest.mark.parametrize("text", ["0001", "0987-H2", "0042-Q3", "0001-01", "2024-07"])
+def test_a_period_label_reads_back_as_the_same_period(text: str) -> None:
+    # labels are what exports write: a year below 1000 keeps its four digits ("1-01" was
+    # written for 0001-01, which does not read back)
+    period = Period.parse(text)
+    assert period.label == text
+    assert Period.parse(period.label) == period

@@ -283,6 +283,6 @@ def _gaps(periods: list[tuple[date, str, str]]) -> list[str]:
     year, q = lo
     while (year, q) <= hi:
         if (year, q) not in covered:
-            out.append(f"{year}-Q{q}")
+            out.append(f"{year:04d}-Q{q}")
         year, q = (year, q + 1) if q < 4 else (year + 1, 1)
     return out

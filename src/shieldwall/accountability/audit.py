@@ -110,7 +110,9 @@ def year_total(figures: Iterable[Figure], year: int) -> YearTotal:
                     chosen.append(f)
                     covered |= f.months
         total.missing = [
-            f"{year}-Q{q}" for q in range(1, 5) if not set(range(3 * q - 2, 3 * q + 1)) <= covered
+            f"{year:04d}-Q{q}"
+            for q in range(1, 5)
+            if not set(range(3 * q - 2, 3 * q + 1)) <= covered
         ]
     for f in chosen:
         total.value += f.value

@@ -153,21 +153,21 @@ class Period:
 
     @classmethod
     def year(cls, year: int) -> Period:
-        return cls.of_months(year, 1, 12, Granularity.YEAR, f"{year}")
+        return cls.of_months(year, 1, 12, Granularity.YEAR, f"{year:04d}")
 
     @classmethod
     def half(cls, year: int, n: int) -> Period:
-        return cls.of_months(year, 6 * n - 5, 6 * n, Granularity.HALF, f"{year}-H{n}")
+        return cls.of_months(year, 6 * n - 5, 6 * n, Granularity.HALF, f"{year:04d}-H{n}")
 
     @classmethod
     def quarter(cls, year: int, n: int) -> Period:
-        return cls.of_months(year, 3 * n - 2, 3 * n, Granularity.QUARTER, f"{year}-Q{n}")
+        return cls.of_months(year, 3 * n - 2, 3 * n, Granularity.QUARTER, f"{year:04d}-Q{n}")
 
     @classmethod
     def month(cls, year: int, n: int) -> Period:
         if not 1 <= n <= 12:
             raise ValueError(f"month must be 01-12, got {n:02d}")
-        return cls.of_months(year, n, n, Granularity.MONTH, f"{year}-{n:02d}")
+        return cls.of_months(year, n, n, Granularity.MONTH, f"{year:04d}-{n:02d}")
 
     @classmethod
     def span(cls, start: date, end: date) -> Period:

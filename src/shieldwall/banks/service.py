@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -315,8 +315,8 @@ def store_entries(
 
     Returns an (outcome, id) per entry, in order. A repeat within the batch is a duplicate
     of its first occurrence. Without ``want_ids`` new ids are not fetched (None).
-    ``existing``: :func:`find_entries` of (at least) these entries' keys, read earlier in
-    this transaction, if the caller has it. The caller must have taken ``seq`` from
+    ``existing``: :func:`repository.find_existing` of (at least) these entries' keys,
+    read earlier in this transaction, if the caller has it. The caller must have taken ``seq`` from
     :func:`change_seq` before calling.
     """
     keys = [(entry.signal_type, entry.value_key) for entry in entries]
@@ -517,32 +517,6 @@ def remove_entry(
     return entry
 
 
-def find_entries(
-    session: Session, bank: Bank, keys: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, bool]]:
-    """``{(signal_type, value_key): (id, removed)}`` of the keys the bank holds (live or
-    removed), one index probe per key."""
-    return repository.find_existing(session, bank.id, keys)
-
-
-def withdraw_entries(
-    session: Session,
-    bank: Bank,
-    keys: Sequence[tuple[str, str]],
-    *,
-    source: EntrySource,
-    seq: int,
-    now: datetime,
-) -> int:
-    """Soft-remove the live entries with these ``(signal_type, value_key)`` keys that
-    ``source`` brought in (entries added by hand or by reviewers stay); returns how many.
-    For bulk callers (hash exchanges) that record their own event; the caller must have
-    taken ``seq`` from :func:`change_seq`."""
-    existing = repository.find_existing(session, bank.id, keys)
-    ids = [entry_id for entry_id, removed in existing.values() if not removed]
-    return withdraw_entry_ids(session, ids, source=source, seq=seq, now=now)
-
-
 def withdraw_entry_ids(
     session: Session,
     entry_ids: Sequence[int],
@@ -551,7 +525,10 @@ def withdraw_entry_ids(
     seq: int,
     now: datetime,
 ) -> int:
-    """:func:`withdraw_entries` by entry id (entries of any bank)."""
+    """Soft-remove the live entries with these ids that ``source`` brought in (entries
+    added by hand or by reviewers stay); returns how many. For bulk callers (hash
+    exchanges) that record their own event; the caller must have taken ``seq`` from
+    :func:`change_seq`."""
     ids = sorted(set(entry_ids))
     return sum(
         repository.remove_entries(

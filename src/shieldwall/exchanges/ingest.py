@@ -12,7 +12,7 @@ For one batch of records (:class:`~shieldwall.integrations.exchanges.base.Source
    (one duplicate check and one bulk insert), label changes through
    :func:`~shieldwall.banks.service.relabel_entries`, and loses the entries no live item
    (of any exchange feeding that bank) carries any more, through
-   :func:`~shieldwall.banks.service.withdraw_entries` — entries added by hand or by
+   :func:`~shieldwall.banks.service.withdraw_entry_ids` — entries added by hand or by
    reviewers are never removed by an exchange.
 
 Every change is stamped with the transaction's bank ``change_seq``, so every server's
@@ -30,6 +30,7 @@ from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
+from shieldwall.banks import repository as bank_entries
 from shieldwall.banks import service as banks
 from shieldwall.banks.models import Bank
 from shieldwall.banks.schemas import LABEL_PATTERN, MAX_LABELS, AddOutcome, EntrySource
@@ -270,7 +271,8 @@ def apply_records(
     in_bank: dict[Key, tuple[int, bool]] | None = None
     probe = [c.record_id for c in checked]
     if first_load and exchange.type in SIGNAL_KEYED:
-        in_bank = banks.find_entries(session, bank, [k for c in checked for k in c.entries])
+        carried = [k for c in checked for k in c.entries]
+        in_bank = bank_entries.find_existing(session, bank.id, carried)
         probe = [
             c.record_id for c in checked if c.deleted or not in_bank.keys().isdisjoint(c.entries)
         ]

@@ -367,10 +367,9 @@ class FetchRun:
             credentials = service.credentials_of(self.settings, exchange)
             checkpoint = dict(exchange.checkpoint or {})
             limit = self.options.time_limit or exchange.time_limit_seconds
-            # decided once: our lease keeps every other fetcher of this exchange out
-            self._first_load = exchange.type in ingest.SIGNAL_KEYED and not repository.has_items(
-                session, exchange.id
-            )
+            # decided once: our lease keeps every other fetcher of this exchange out (the
+            # ingest uses it only for the exchange types it applies to)
+            self._first_load = not repository.has_items(session, exchange.id)
         deadline = Deadline(limit, clock=self.options.clock)
         http = source_client(
             self.settings,

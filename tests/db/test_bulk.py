@@ -5,9 +5,10 @@ allocated ahead are the rows' ids."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from shieldwall.banks import repository, service
 from shieldwall.banks.changes import change_seq
@@ -99,3 +100,137 @@ def test_ids_allocated_ahead_follow_earlier_rows(db: Database) -> None:
         session.commit()
     assert first[1] == first[0] + 1
     assert second[0] > first[1]
+
+
+def test_new_entries_go_in_and_values_the_bank_holds_are_left_as_they_are(db: Database) -> None:
+    """``add_new_entries`` (a first fetch's path): values new to the bank are inserted with
+    ids read back; a value held live or removed is untouched and reported with its id (on
+    SQLite the insert skips it by the unique index; PostgreSQL looks it up first)."""
+    from shieldwall.banks.schemas import EntrySource
+
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    with db.session() as session:
+        bank = service.create_bank(session, BankCreate(name="NEW"), actor=Principal.system("t"))
+        seq = change_seq(session)
+
+        def entry(n: int, label: str) -> service.NewEntry:
+            return service.validate_entry(
+                bank,
+                "md5",
+                f"{n:032x}",
+                labels=[label],
+                source_record_id=f"r{n}",
+                source=EntrySource.EXCHANGE,
+            )
+
+        before = service.store_entries(
+            session, bank, [entry(1, "OLD"), entry(2, "OLD")], added_by="t", seq=seq, now=now
+        )
+        (live_id, removed_id) = [entry_id for _, entry_id in before]
+        assert live_id is not None
+        assert removed_id is not None
+        service.withdraw_entry_ids(
+            session, [removed_id], source=EntrySource.EXCHANGE, seq=seq, now=now
+        )
+        session.commit()
+
+        seq = change_seq(session)
+        later = now + timedelta(hours=1)
+        fresh, existing = service.add_new_entries(
+            session,
+            bank,
+            [entry(n, "NEW") for n in (3, 1, 4, 2)],
+            added_by="exchange:1",
+            seq=seq,
+            now=later,
+        )
+        session.commit()
+        assert existing == {
+            ("md5", f"{1:032x}"): (live_id, False),
+            ("md5", f"{2:032x}"): (removed_id, True),
+        }
+        assert set(fresh) == {("md5", f"{3:032x}"), ("md5", f"{4:032x}")}
+        rows = {
+            e.value: e
+            for e in session.scalars(select(BankEntry).where(BankEntry.bank_id == bank.id))
+        }
+        assert len(rows) == 4
+        for n in (3, 4):
+            stored = rows[f"{n:032x}"]
+            assert stored.id == fresh[("md5", f"{n:032x}")]
+            assert (stored.labels, stored.added_by, stored.added_at) == (
+                ["NEW"],
+                "exchange:1",
+                later,
+            )
+            assert (stored.source_record_id, stored.change_seq, stored.removed_at) == (
+                f"r{n}",
+                seq,
+                None,
+            )
+        for n, removed in ((1, False), (2, True)):  # untouched
+            stored = rows[f"{n:032x}"]
+            assert stored.labels == ["OLD"]
+            assert stored.added_at == now
+            assert (stored.removed_at is not None) is removed
+
+        # the ids skipped on SQLite are not lost to later inserts' bookkeeping
+        seq = change_seq(session)
+        again, _ = service.add_new_entries(
+            session, bank, [entry(5, "NEW")], added_by="t", seq=seq, now=later
+        )
+        session.commit()
+        assert again[("md5", f"{5:032x}")] > max(fresh.values())
+
+
+def test_skipping_conflicts_is_refused_where_the_bulk_path_cannot(db: Database) -> None:
+    """SQLite leaves out a row that breaks a unique constraint and counts only the rows
+    inserted; PostgreSQL's COPY cannot skip, so it is refused before anything is sent."""
+    from shieldwall.db import bulk
+
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    with db.session() as session:
+        bank = service.create_bank(session, BankCreate(name="SKIP"), actor=Principal.system("t"))
+        seq = change_seq(session)
+
+        def row(n: int) -> tuple[object, ...]:
+            key = f"{n:032x}"
+            return (
+                bank.id,
+                "md5",
+                key,
+                key,
+                None,
+                [],
+                "manual",
+                None,
+                now,
+                "t",
+                now,
+                None,
+                None,
+                seq,
+            )
+
+        repository.insert_entries(session, [row(1)])
+        table = cast(Table, BankEntry.__table__)
+        if db.engine.dialect.name == "postgresql":
+            with pytest.raises(ValueError, match="cannot skip"):
+                bulk.insert_rows(
+                    session, table, repository.INSERT_COLUMNS, [row(2)], skip_conflicts=True
+                )
+        else:
+            inserted = bulk.insert_rows(
+                session,
+                table,
+                repository.INSERT_COLUMNS,
+                [row(2), row(1), row(3)],
+                skip_conflicts=True,
+            )
+            assert inserted == 2
+        session.commit()
+        values = sorted(
+            session.scalars(select(BankEntry.value).where(BankEntry.bank_id == bank.id))
+        )
+    expected = [1] if db.engine.dialect.name == "postgresql" else [1, 2, 3]
+    assert values == [f"{n:032x}" for n in expected]

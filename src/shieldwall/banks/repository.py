@@ -258,6 +258,30 @@ def insert_entries(
     return ids
 
 
+def insert_entries_skipping(session: Session, rows: Sequence[Sequence[Any]]) -> list[int | None]:
+    """SQLite: insert the rows (values in :data:`INSERT_COLUMNS` order) whose value the bank
+    does not hold yet, live or removed, in one statement that skips the others (the unique
+    index's own probe decides, so nothing is looked up first). Returns each row's new id,
+    or None where it was skipped. The caller holds the write lock (see
+    :func:`insert_entries`), so the ids allocated are this statement's alone."""
+    if not rows:
+        return []
+    ids = bulk.allocate_ids(session, _entries, len(rows))
+    inserted = bulk.insert_rows(
+        session,
+        _entries,
+        ("id", *INSERT_COLUMNS),
+        [(entry_id, *row) for entry_id, row in zip(ids, rows, strict=True)],
+        skip_conflicts=True,
+    )
+    if inserted == len(rows):
+        return list(ids)
+    present = set(
+        session.scalars(select(_entries.c.id).where(_entries.c.id.between(ids[0], ids[-1])))
+    )
+    return [entry_id if entry_id in present else None for entry_id in ids]
+
+
 def revive_entries(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Make removed entries live again, each with its new provenance. Every row holds
     ``entry_id`` plus the columns set below."""

@@ -326,6 +326,7 @@ def store_entries(
     if existing is None:
         existing = repository.find_existing(session, bank.id, first.keys())
 
+    bank_id = bank.id
     inserts: list[tuple[Any, ...]] = []
     insert_keys: list[tuple[str, str]] = []
     revives: list[dict[str, Any]] = []
@@ -334,25 +335,7 @@ def store_entries(
         entry = entries[i]
         found = existing.get(key)
         if found is None:
-            # in repository.INSERT_COLUMNS order
-            inserts.append(
-                (
-                    bank.id,
-                    entry.signal_type,
-                    entry.value,
-                    entry.value_key,
-                    entry.quality,
-                    entry.labels,
-                    entry.source,
-                    entry.source_record_id,
-                    now,
-                    added_by,
-                    now,
-                    entry.disabled_until,
-                    None,
-                    seq,
-                )
-            )
+            inserts.append(_insert_row(bank_id, entry, added_by, now, seq))
             insert_keys.append(key)
         elif found[1]:
             revives.append(
@@ -384,6 +367,66 @@ def store_entries(
             outcome = AddOutcome.DUPLICATE
         results.append((outcome, entry_id))
     return results
+
+
+def _insert_row(
+    bank_id: int, entry: NewEntry, added_by: str, now: datetime, seq: int
+) -> tuple[Any, ...]:
+    """A new entry's values, in repository.INSERT_COLUMNS order."""
+    return (
+        bank_id,
+        entry.signal_type,
+        entry.value,
+        entry.value_key,
+        entry.quality,
+        entry.labels,
+        entry.source,
+        entry.source_record_id,
+        now,
+        added_by,
+        now,
+        entry.disabled_until,
+        None,
+        seq,
+    )
+
+
+def add_new_entries(
+    session: Session,
+    bank: Bank,
+    entries: Sequence[NewEntry],
+    *,
+    added_by: str,
+    seq: int,
+    now: datetime,
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], tuple[int, bool]]]:
+    """Insert those of ``entries`` (each of its own key) whose value the bank does not hold,
+    live or removed; the others are left as they are. Returns ``({key: new id}, existing)``
+    where ``existing`` is :func:`repository.find_existing` of the keys not inserted, for the
+    caller to revive or count as duplicates (e.g. with :func:`store_entries`).
+
+    For a large first fetch into a bank, where nearly every value is new: SQLite inserts
+    them all in one statement that skips the taken values, then looks up only those -- one
+    index probe per value instead of two. PostgreSQL's bulk insert (COPY) cannot skip a
+    conflict, so every key is looked up first. The caller took ``seq`` from
+    :func:`change_seq` (which holds the write lock)."""
+    keys = [(entry.signal_type, entry.value_key) for entry in entries]
+    bank_id = bank.id
+    if session.get_bind().dialect.name == "postgresql":
+        existing = repository.find_existing(session, bank.id, keys)
+        new = [n for n, key in enumerate(keys) if key not in existing]
+        ids = repository.insert_entries(
+            session,
+            [_insert_row(bank_id, entries[n], added_by, now, seq) for n in new],
+            returning=True,
+        )
+        return {keys[n]: entry_id for n, entry_id in zip(new, ids, strict=True)}, existing
+    got = repository.insert_entries_skipping(
+        session, [_insert_row(bank_id, entry, added_by, now, seq) for entry in entries]
+    )
+    fresh = {key: entry_id for key, entry_id in zip(keys, got, strict=True) if entry_id is not None}
+    taken = [key for key, entry_id in zip(keys, got, strict=True) if entry_id is None]
+    return fresh, repository.find_existing(session, bank.id, taken)
 
 
 def add_entries(

@@ -27,14 +27,23 @@ _COPY_CHUNK = 2000
 
 
 def insert_rows(
-    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    skip_conflicts: bool = False,
 ) -> int:
-    """Insert ``rows`` (values in ``columns`` order; None is SQL NULL); returns how many."""
+    """Insert ``rows`` (values in ``columns`` order; None is SQL NULL); returns how many were
+    inserted. ``skip_conflicts`` (SQLite only: COPY cannot): a row that would break a unique
+    constraint is left out (``ON CONFLICT DO NOTHING``) instead of failing the statement."""
     connection = session.connection()
     cells = _by_column(rows, len(columns))
     if not cells or not cells[0]:
         return 0
     if connection.dialect.name == "postgresql":
+        if skip_conflicts:
+            raise ValueError("a PostgreSQL bulk insert (COPY) cannot skip conflicting rows")
         return _copy_rows(connection, table, columns, cells)
     for i, name in enumerate(columns):
         process = table.c[name].type._cached_bind_processor(connection.dialect)
@@ -43,11 +52,13 @@ def insert_rows(
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
     converted = list(zip(*cells, strict=True))
-    connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # noqa: S608 - our names
+    skip = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    done = connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks}){skip}",  # noqa: S608 - our names
         converted,
     )
-    return len(converted)
+    # the driver sums an executemany's changes; rows skipped on conflict change nothing
+    return int(done.rowcount) if skip_conflicts else len(converted)
 
 
 def _by_column(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -65,9 +76,13 @@ def _converted(column: list[Any], convert: Callable[[Any], Any], none: Any = Non
     """``convert`` of each value (None becomes ``none``), once per distinct object: rows of one
     batch mostly share their timestamps and label lists, and the lookups by ``id`` run in
     C. The column holds every object, so no id is reused while the table is in use."""
-    distinct = dict(zip(map(id, column), column, strict=True))
+    ids = list(map(id, column))
+    if ids and ids.count(ids[0]) == len(ids):  # one object in every row (a batch's time)
+        value = column[0]
+        return [none if value is None else convert(value)] * len(ids)
+    distinct = dict(zip(ids, column, strict=True))
     table = {key: none if value is None else convert(value) for key, value in distinct.items()}
-    return list(map(table.__getitem__, map(id, column)))
+    return list(map(table.__getitem__, ids))
 
 
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:

@@ -30,7 +30,6 @@ from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
-from shieldwall.banks import repository as bank_entries
 from shieldwall.banks import service as banks
 from shieldwall.banks.models import Bank
 from shieldwall.banks.schemas import LABEL_PATTERN, MAX_LABELS, AddOutcome, EntrySource
@@ -257,9 +256,11 @@ def apply_records(
 
     ``first_load``: the exchange had no provenance items when this run began, and is of a
     :data:`SIGNAL_KEYED` type. Then a record can only have items this run wrote, each for
-    the record's own signal, whose entry is in the bank: the bank's entries are looked up
-    first, and the items only of records whose signal the bank holds (or that are deleted)
-    -- on a large first fetch, one index probe per record instead of two."""
+    the record's own signal, whose entry is in the bank. So the values the bank lacks are
+    inserted first (:func:`~shieldwall.banks.service.add_new_entries`: on SQLite without
+    looking them up), and the items are read only of records whose signal the bank already
+    held (or that are deleted) -- on a large first fetch, one index probe per record
+    instead of three."""
     result = Applied(records=len(records) + len(rejected) + skipped, skipped=skipped)
     rules = Rules.of(bank, exchange)
     if prechecked is None or prechecked.rules != rules:
@@ -268,11 +269,16 @@ def apply_records(
     partial = prechecked.partial
     # the last occurrence of each record id wins (a batch may join several checked pages)
     checked = list({c.record_id: c for c in prechecked.records}.values())
+    added_by = f"exchange:{exchange.id}"
     in_bank: dict[Key, tuple[int, bool]] | None = None
+    fresh: dict[Key, int] = {}
     probe = [c.record_id for c in checked]
     if first_load and exchange.type in SIGNAL_KEYED:
-        carried = [k for c in checked for k in c.entries]
-        in_bank = bank_entries.find_existing(session, bank.id, carried)
+        new = {key: entry for c in checked if not c.deleted for key, entry in c.entries.items()}
+        keys = sorted(new)  # the indexes are then written page after page (see below)
+        fresh, in_bank = banks.add_new_entries(
+            session, bank, [new[key] for key in keys], added_by=added_by, seq=seq, now=now
+        )
         probe = [
             c.record_id for c in checked if c.deleted or not in_bank.keys().isdisjoint(c.entries)
         ]
@@ -308,28 +314,30 @@ def apply_records(
                 inserts.append((record.record_id, key, record.labels))
                 wanted[key] = entry
 
-    entry_ids: dict[Key, int] = {}
-    if wanted:
-        # in key order: the indexes of a large table are then written page after page
-        # instead of at random, which keeps a million-record fetch from slowing down as it
-        # grows (for list-like sources, record ids and values sort alike)
-        keys = sorted(wanted)
+    entry_ids: dict[Key, int] = dict(fresh)
+    result.added = len(fresh)
+    # in key order: the indexes of a large table are then written page after page instead
+    # of at random, which keeps a million-record fetch from slowing down as it grows (for
+    # list-like sources, record ids and values sort alike)
+    keys = sorted(key for key in wanted if key not in fresh)
+    if keys:
         outcomes = banks.store_entries(
             session,
             bank,
             [wanted[key] for key in keys],
-            added_by=f"exchange:{exchange.id}",
+            added_by=added_by,
             seq=seq,
             now=now,
             existing=in_bank,
         )
-        result.added = sum(o is not AddOutcome.DUPLICATE for o, _ in outcomes)
-        entry_ids = {
-            key: cast(int, entry_id) for key, (_, entry_id) in zip(keys, outcomes, strict=True)
-        }
+        result.added += sum(o is not AddOutcome.DUPLICATE for o, _ in outcomes)
+        entry_ids.update(
+            (key, cast(int, entry_id)) for key, (_, entry_id) in zip(keys, outcomes, strict=True)
+        )
     # in repository.ITEM_COLUMNS order, sorted like the unique index
+    exchange_id = exchange.id
     new_items = [
-        (exchange.id, record_id, entry_ids[key], labels, now, now, None)
+        (exchange_id, record_id, entry_ids[key], labels, now, now, None)
         for record_id, key, labels in inserts
     ]
     new_items.sort(key=_item_order)

@@ -33,9 +33,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import httpx
 from sqlalchemy.orm import Session
@@ -183,16 +184,16 @@ def prefetched(
         thread.join(timeout=max(0.1, timeout))
 
 
-def _without_gc(
-    function: Callable[..., ingest.Applied], *args: Any, **kwargs: Any
-) -> ingest.Applied:
+@contextmanager
+def _gc_paused() -> Iterator[None]:
     """Apply a batch with the cyclic garbage collector paused: a batch allocates hundreds of
     thousands of short-lived objects (freed by reference counting anyway), and collections
-    triggered by them cost more than the work. Restored afterwards, whatever happens."""
+    triggered by them cost more than the work. Restored afterwards, whatever happens; drop
+    the batch's records inside, so the collection that follows does not walk them."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return function(*args, **kwargs)
+        yield
     finally:
         if was_enabled:
             gc.enable()
@@ -237,6 +238,10 @@ class _Buffer:
     pages: int = 0
     checkpoint: dict[str, object] | None = None
     sweep_before: datetime | None = None
+
+    def release(self) -> None:
+        """Drop the records (once applied); the counts stay."""
+        self.records, self.checked, self.rejected = [], None, []
 
     def add(self, prepared: _Prepared) -> None:
         page = prepared.page
@@ -464,27 +469,29 @@ class FetchRun:
                 raise
             batch = self._open = _Open(session, self.options.clock())
         session = batch.session
+        size = buffer.size
         try:
             if buffer.records or buffer.rejected or buffer.skipped:
                 exchange = session.get(Exchange, self.exchange_id)
                 assert exchange is not None
                 bank = service.bank_of(session, exchange)
-                applied = _without_gc(
-                    ingest.apply_records,
-                    session,
-                    exchange,
-                    bank,
-                    buffer.records,
-                    seq=change_seq(session),
-                    now=utcnow(),
-                    run_id=self.run_id,
-                    rejected=buffer.rejected,
-                    skipped=buffer.skipped,
-                    prechecked=buffer.checked,
-                    first_load=self._first_load,
-                )
+                with _gc_paused():
+                    applied = ingest.apply_records(
+                        session,
+                        exchange,
+                        bank,
+                        buffer.records,
+                        seq=change_seq(session),
+                        now=utcnow(),
+                        run_id=self.run_id,
+                        rejected=buffer.rejected,
+                        skipped=buffer.skipped,
+                        prechecked=buffer.checked,
+                        first_load=self._first_load,
+                    )
+                    buffer.release()
                 batch.applied.add(applied)
-            batch.records += buffer.size
+            batch.records += size
             batch.pages += buffer.pages
             if buffer.checkpoint is not None:
                 batch.checkpoint = buffer.checkpoint

@@ -70,6 +70,51 @@ def test_bulk_rows_read_back_as_written(db: Database) -> None:
         assert entry.change_seq == 7
 
 
+def test_many_rows_go_in_whole_statements_and_a_remainder(db: Database) -> None:
+    """More rows than one statement carries: every row stored once, with its own values."""
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    with db.session() as session:
+        bank = service.create_bank(session, BankCreate(name="MANY"), actor=Principal.system("t"))
+        seq = change_seq(session)
+        rows = [
+            (
+                bank.id,
+                "md5",
+                f"{n:032x}",
+                f"{n:032x}",
+                n,
+                [f"L{n % 3}"],
+                "manual",
+                f"r{n}",
+                now,
+                "t",
+                now + timedelta(seconds=n),
+                None,
+                None,
+                seq,
+            )
+            for n in range(1234)
+        ]
+        ids = repository.insert_entries(session, rows, returning=True)
+        session.commit()
+        stored = session.execute(
+            select(
+                BankEntry.id,
+                BankEntry.value,
+                BankEntry.quality,
+                BankEntry.labels,
+                BankEntry.source_record_id,
+                BankEntry.updated_at,
+            )
+            .where(BankEntry.bank_id == bank.id)
+            .order_by(BankEntry.id)
+        ).all()
+    assert [r[0] for r in stored] == ids
+    assert [tuple(r[1:]) for r in stored] == [
+        (f"{n:032x}", n, [f"L{n % 3}"], f"r{n}", now + timedelta(seconds=n)) for n in range(1234)
+    ]
+
+
 def test_ids_allocated_ahead_follow_earlier_rows(db: Database) -> None:
     with db.session() as session:
         bank = service.create_bank(session, BankCreate(name="IDS"), actor=Principal.system("t"))
@@ -220,17 +265,22 @@ def test_skipping_conflicts_is_refused_where_the_bulk_path_cannot(db: Database) 
                     session, table, repository.INSERT_COLUMNS, [row(2)], skip_conflicts=True
                 )
         else:
+            # more rows than one statement takes (500): conflicts in a full statement and
+            # in the remainder, and a repeat within the call
+            rows = [row(n) for n in range(2, 1202)]
+            rows[10] = rows[700] = rows[1150] = row(1)
+            rows[20] = row(3)
             inserted = bulk.insert_rows(
-                session,
-                table,
-                repository.INSERT_COLUMNS,
-                [row(2), row(1), row(3)],
-                skip_conflicts=True,
+                session, table, repository.INSERT_COLUMNS, rows, skip_conflicts=True
             )
-            assert inserted == 2
+            assert inserted == 1200 - 4
         session.commit()
         values = sorted(
             session.scalars(select(BankEntry.value).where(BankEntry.bank_id == bank.id))
         )
-    expected = [1] if db.engine.dialect.name == "postgresql" else [1, 2, 3]
+    expected = (
+        [1]
+        if db.engine.dialect.name == "postgresql"
+        else [1] + [n for n in range(2, 1202) if n not in (12, 22, 702, 1152)]
+    )
     assert values == [f"{n:032x}" for n in expected]

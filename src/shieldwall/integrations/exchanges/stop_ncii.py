@@ -117,20 +117,23 @@ def _opaque(value: object) -> str:
     return hashlib.sha256(repr(value).encode()).hexdigest()[:16]
 
 
+def _where(position: int, page: str) -> str:
+    return f"record {position} of page {page}".strip()
+
+
 def parse_record(raw: object, position: int, page: str = "") -> SourceRecord | Rejected | None:
     """One hash record; None for a record of a type shieldwall does not use. ``page`` names
     the page (for rejected records that have no usable id of their own)."""
-    where = f"record {position} of page {page}".strip()
     if not isinstance(raw, dict):
-        return Rejected(where, "the record is not a JSON object")
+        return Rejected(_where(position, page), "the record is not a JSON object")
     kind = raw.get("signalType")
     value = raw.get("hashValue")
     if not isinstance(kind, str) or kind not in KNOWN_TYPES:
         shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
-        stable = f"{shown}:{_opaque(value)}" if isinstance(value, str) else where
+        stable = f"{shown}:{_opaque(value)}" if isinstance(value, str) else _where(position, page)
         return Rejected(stable, f"unknown signalType {shown!r}")
     if not isinstance(value, str) or not value.strip():
-        return Rejected(where, "hashValue is missing")
+        return Rejected(_where(position, page), "hashValue is missing")
     value = value.strip().lower()
     record_id = f"{kind}:{value}" if len(kind) + len(value) < 200 else f"{kind}:{_opaque(value)}"
     status = raw.get("hashStatus")

@@ -367,13 +367,14 @@ def child_main(args: argparse.Namespace) -> None:
 def floor_main(args: argparse.Namespace) -> None:
     """What the database alone costs: the rows a fetch of ``--records`` StopNCII records
     writes (one bank entry and one provenance item each, into the real schema, with every
-    index), sent straight to the driver (SQLite ``executemany``, PostgreSQL ``COPY``) in
+    index), sent straight to the driver (SQLite INSERTs of 500 rows, PostgreSQL ``COPY``) in
     sorted batches of ``--floor-batch``, one transaction each -- no fetching, parsing,
     checking or Python row building: the ceiling for an ingest that commits these rows in
     transactions of that size."""
     from shieldwall.banks import service as banks
     from shieldwall.banks.schemas import BankCreate
     from shieldwall.core.access import Principal
+    from shieldwall.db import bulk
     from shieldwall.devtools.fake_stopncii import pdq_for
     from shieldwall.exchanges import service
     from shieldwall.exchanges.repository import BULK_CACHE_KIB
@@ -448,16 +449,14 @@ def floor_main(args: argparse.Namespace) -> None:
                 driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
                 driver.execute("PRAGMA wal_autocheckpoint=16384")
             driver.execute("BEGIN IMMEDIATE")
-            marks = ", ".join("?" * 12)
-            driver.executemany(
-                f"INSERT INTO bank_entries ({entry_cols}) VALUES ({marks})",  # noqa: S608
-                entries,
-            )
-            marks = ", ".join("?" * 6)
-            driver.executemany(
-                f"INSERT INTO exchange_items ({item_cols}) VALUES ({marks})",  # noqa: S608
-                items,
-            )
+            for table, cols, rows in (
+                ("bank_entries", entry_cols, entries),
+                ("exchange_items", item_cols, items),
+            ):  # as many rows per statement as the fetch sends
+                per = bulk.rows_per_statement(driver, len(rows[0]))
+                head = f"INSERT INTO {table} ({cols}) VALUES "  # noqa: S608 - our names
+                for statement, parameters in bulk.sqlite_statements(head, rows, per):
+                    driver.executemany(statement, parameters)
             driver.execute("COMMIT")
     elapsed = time.monotonic() - started
     raw.close()

@@ -52,27 +52,18 @@ def insert_rows(
         if process is not None:
             cells[i] = _converted(cells[i], process)
     converted = list(zip(*cells, strict=True))
-    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "  # noqa: S608 - our names
-    one = "(" + ", ".join("?" for _ in columns) + ")"
-    skip = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
-    per = _rows_per_statement(connection, len(columns))
-    whole = len(converted) - len(converted) % per
+    driver = connection.connection.driver_connection
     inserted = 0
     # Many rows per statement: the driver lets go of the interpreter lock while SQLite
     # runs each statement and takes it back after; once per row, a thread fetching the next
-    # pages meanwhile made every row wait for the lock (a third of the insert's time).
-    if whole:
-        done = connection.exec_driver_sql(
-            head + ", ".join([one] * per) + skip,
-            [tuple(chain.from_iterable(converted[at : at + per])) for at in range(0, whole, per)],
-        )
-        inserted += int(done.rowcount)
-    if whole < len(converted):
-        rest = converted[whole:]
-        done = connection.exec_driver_sql(
-            head + ", ".join([one] * len(rest)) + skip, tuple(chain.from_iterable(rest))
-        )
-        inserted += int(done.rowcount)
+    # pages meanwhile made every row wait for the lock.
+    for statement, parameters in sqlite_statements(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ",  # noqa: S608 - our names
+        converted,
+        rows_per_statement(driver, len(columns)),
+        tail=" ON CONFLICT DO NOTHING" if skip_conflicts else "",
+    ):
+        inserted += int(connection.exec_driver_sql(statement, parameters).rowcount)
     # the driver sums an executemany's changes; rows skipped on conflict change nothing
     return inserted if skip_conflicts else len(converted)
 
@@ -81,10 +72,34 @@ def insert_rows(
 _ROWS_PER_STATEMENT = 500
 
 
-def _rows_per_statement(connection: Any, width: int) -> int:
-    driver = connection.connection.driver_connection
+def rows_per_statement(driver: Any, width: int) -> int:
+    """How many rows of ``width`` values one INSERT may carry on this ``sqlite3``
+    connection."""
     limit = int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
     return max(1, min(_ROWS_PER_STATEMENT, limit // max(1, width)))
+
+
+def sqlite_statements(
+    head: str, rows: Sequence[Sequence[Any]], per: int, *, tail: str = ""
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """``head`` (``INSERT INTO t (a, b) VALUES ``) made into statements of ``per`` rows (and
+    one for the rest), each with the parameters of every execution, for ``executemany``."""
+    if not rows:
+        return []
+    one = "(" + ", ".join("?" for _ in rows[0]) + ")"
+    whole = len(rows) - len(rows) % per
+    out: list[tuple[str, list[tuple[Any, ...]]]] = []
+    if whole:
+        out.append(
+            (
+                head + ", ".join([one] * per) + tail,
+                [tuple(chain.from_iterable(rows[at : at + per])) for at in range(0, whole, per)],
+            )
+        )
+    if whole < len(rows):
+        rest = rows[whole:]
+        out.append((head + ", ".join([one] * len(rest)) + tail, [tuple(chain.from_iterable(rest))]))
+    return out
 
 
 def _by_column(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:

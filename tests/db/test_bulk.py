@@ -19,6 +19,13 @@ from shieldwall.db.engine import Database
 
 pytestmark = pytest.mark.db
 
+
+def md5_row(bank_id: int, n: int, now: datetime, seq: int) -> tuple[object, ...]:
+    """A plain new entry's values (repository.INSERT_COLUMNS order): MD5 number ``n``."""
+    key = f"{n:032x}"
+    return (bank_id, "md5", key, key, None, [], "manual", None, now, "t", now, None, None, seq)
+
+
 AWKWARD = ["tab\there", "line\nbreak", "back\\slash", "cr\rhere", "\\N", "plain", "é ☃ \U0001d518"]
 
 
@@ -122,23 +129,7 @@ def test_ids_allocated_ahead_follow_earlier_rows(db: Database) -> None:
         now = datetime(2026, 11, 29, tzinfo=UTC)
 
         def row(n: int) -> tuple[object, ...]:
-            key = f"{n:032x}"
-            return (
-                bank.id,
-                "md5",
-                key,
-                key,
-                None,
-                [],
-                "manual",
-                None,
-                now,
-                "t",
-                now,
-                None,
-                None,
-                seq,
-            )
+            return md5_row(bank.id, n, now, seq)
 
         first = repository.insert_entries(session, [row(1), row(2)], returning=True)
         second = repository.insert_entries(session, [row(3)], returning=True)
@@ -239,23 +230,7 @@ def test_skipping_conflicts_is_refused_where_the_bulk_path_cannot(db: Database) 
         seq = change_seq(session)
 
         def row(n: int) -> tuple[object, ...]:
-            key = f"{n:032x}"
-            return (
-                bank.id,
-                "md5",
-                key,
-                key,
-                None,
-                [],
-                "manual",
-                None,
-                now,
-                "t",
-                now,
-                None,
-                None,
-                seq,
-            )
+            return md5_row(bank.id, n, now, seq)
 
         repository.insert_entries(session, [row(1)])
         table = cast(Table, BankEntry.__table__)

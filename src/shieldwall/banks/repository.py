@@ -248,14 +248,22 @@ def insert_entries(
     if not returning:
         bulk.insert_rows(session, _entries, INSERT_COLUMNS, rows)
         return []
+    return _insert_with_ids(session, rows)[0]
+
+
+def _insert_with_ids(
+    session: Session, rows: Sequence[Sequence[Any]], *, skip_conflicts: bool = False
+) -> tuple[list[int], int]:
+    """Allocate ids for ``rows`` and insert them with those ids: (the ids, rows inserted)."""
     ids = bulk.allocate_ids(session, _entries, len(rows))
-    bulk.insert_rows(
+    inserted = bulk.insert_rows(
         session,
         _entries,
         ("id", *INSERT_COLUMNS),
         [(entry_id, *row) for entry_id, row in zip(ids, rows, strict=True)],
+        skip_conflicts=skip_conflicts,
     )
-    return ids
+    return ids, inserted
 
 
 def insert_entries_skipping(session: Session, rows: Sequence[Sequence[Any]]) -> list[int | None]:
@@ -266,14 +274,7 @@ def insert_entries_skipping(session: Session, rows: Sequence[Sequence[Any]]) -> 
     :func:`insert_entries`), so the ids allocated are this statement's alone."""
     if not rows:
         return []
-    ids = bulk.allocate_ids(session, _entries, len(rows))
-    inserted = bulk.insert_rows(
-        session,
-        _entries,
-        ("id", *INSERT_COLUMNS),
-        [(entry_id, *row) for entry_id, row in zip(ids, rows, strict=True)],
-        skip_conflicts=True,
-    )
+    ids, inserted = _insert_with_ids(session, rows, skip_conflicts=True)
     if inserted == len(rows):
         return list(ids)
     present = set(

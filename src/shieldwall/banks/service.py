@@ -319,7 +319,7 @@ def store_entries(
     read earlier in this transaction, if the caller has it. The caller must have taken ``seq`` from
     :func:`change_seq` before calling.
     """
-    keys = [(entry.signal_type, entry.value_key) for entry in entries]
+    keys = [entry.key for entry in entries]
     first: dict[tuple[str, str], int] = {}
     for i, key in enumerate(keys):
         first.setdefault(key, i)
@@ -410,7 +410,7 @@ def add_new_entries(
     index probe per value instead of two. PostgreSQL's bulk insert (COPY) cannot skip a
     conflict, so every key is looked up first. The caller took ``seq`` from
     :func:`change_seq` (which holds the write lock)."""
-    keys = [(entry.signal_type, entry.value_key) for entry in entries]
+    keys = [entry.key for entry in entries]
     bank_id = bank.id
     if session.get_bind().dialect.name == "postgresql":
         existing = repository.find_existing(session, bank.id, keys)

@@ -128,7 +128,7 @@ def _check_labels(bank: Rules, record: SourceRecord, extra: Sequence[str]) -> li
     if len(labels) > MAX_LABELS:
         raise InvalidInput(f"more than {MAX_LABELS} labels")
     for label in labels:
-        if not isinstance(label, str) or not _LABEL.match(label):
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
             shown = str(label)[:40]
             raise InvalidInput(f"label {shown!r} is malformed: 1-40 letters, digits or _ . : -")
     banks.check_labels(bank, labels)
@@ -137,8 +137,8 @@ def _check_labels(bank: Rules, record: SourceRecord, extra: Sequence[str]) -> li
 
 #: Hex signal types and their lengths: checked inline (the common case, a million times
 #: in a large fetch); anything that fails the quick check goes through ``normalise`` for
-#: its exact error.
-_HEX_LENGTHS = {
+#: its exact error. Looked up by name: a StrEnum member is equal to (and hashes as) its name.
+_HEX_LENGTHS: dict[str, int] = {
     SignalType.MD5: 32,
     SignalType.VIDEO_MD5: 32,
     SignalType.SHA1: 40,
@@ -149,18 +149,16 @@ _HEX_DIGITS = "0123456789abcdef"
 
 
 _KNOWN_TYPES = ", ".join(t.value for t in SignalType)
-#: Hex signal types by name: (name, length). Their canonical value is their key.
-_HEX_BY_NAME = {t.value: (t.value, n) for t, n in _HEX_LENGTHS.items()}
 _EXCHANGE = EntrySource.EXCHANGE.value
 
 
 def _check_signal(kind: str, value: str) -> tuple[str, str, str]:
     """(signal type, canonical value, value key) of one signal, or InvalidInput."""
-    hexed = _HEX_BY_NAME.get(kind)
-    if hexed is not None and isinstance(value, str):
+    length = _HEX_LENGTHS.get(kind)
+    if length is not None and isinstance(value, str):
         text = value.strip().lower()
-        if len(text) == hexed[1] and not text.strip(_HEX_DIGITS):
-            return hexed[0], text, text
+        if len(text) == length and not text.strip(_HEX_DIGITS):
+            return kind, text, text  # a hex signal's canonical value is its key
     signal_type = _TYPES.get(kind)
     if signal_type is None:
         # never quote it: a list file's first word may be anything (even a secret)

@@ -44,7 +44,8 @@ PERCEPTUAL = (SignalType.PDQ.value, SignalType.VPDQ.value)
 #: (and then sorts) every PDQ entry of every bank for each page read, where the id or
 #: change order needs only the page's rows.
 #: Core columns, not ORM attributes: a server reads every entry at start and every change
-#: after, and the ORM's row loading costs as much again as the driver's.
+#: after, and the ORM's row loading added about a tenth to a start-up load (1M entries,
+#: 4.8 s against 4.4 s).
 _entries = cast(Table, BankEntry.__table__)
 _IS_PERCEPTUAL = _entries.c.signal_type.concat("").in_(PERCEPTUAL)
 #: vPDQ frames share one index; a frame's id is ``entry_id << FRAME_BITS | frame ordinal``.

@@ -76,7 +76,7 @@ def _clean_text(value: str, *, field: str, limit: int, required: bool) -> str:
 def _clean_labels(labels: Iterable[str]) -> list[str]:
     out: list[str] = []
     for label in labels:
-        if not isinstance(label, str) or not _LABEL.match(label):
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
             raise InvalidInput(
                 "labels must be 1-40 letters, digits or _ . : - (e.g. A1, grooming)",
                 field="labels",

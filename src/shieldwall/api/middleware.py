@@ -36,7 +36,7 @@ class RequestIdMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        rid = incoming if _SAFE_ID.match(incoming) else secrets.token_hex(8)
+        rid = incoming if _SAFE_ID.fullmatch(incoming) else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
 
         started = time.perf_counter()

@@ -43,7 +43,7 @@ def record(
 
     Raises ``ValueError`` for a malformed kind, unknown principle or non-JSON payload.
     """
-    if not KIND_PATTERN.match(kind):
+    if not KIND_PATTERN.fullmatch(kind):
         raise ValueError(f"event kind {kind!r} must look like 'domain.verb_phrase'")
     numbers = list(validate_principles(tuple(principles)))
     body = normalise_payload(payload)

@@ -221,7 +221,7 @@ def _labels(value: Any) -> list[str]:
     if len(labels) > MAX_LABELS:
         raise _Rejected(f"at most {MAX_LABELS} labels, got {len(labels)}")
     for label in labels:
-        if not _LABEL.fullmatch(label):  # match() lets 'a\n' through ($)
+        if not _LABEL.fullmatch(label):
             raise _Rejected(f"label {label[:40]!r} is malformed: 1-40 letters, digits or _ . : -")
     return labels
 

@@ -118,7 +118,7 @@ class BankCreate(BaseModel):
     @field_validator("name")
     @classmethod
     def _hma_name(cls, value: str) -> str:
-        if not _BANK_NAME.match(value):
+        if not _BANK_NAME.fullmatch(value):
             raise ValueError(
                 "bank names use upper-case letters, digits and _ and do not start with a "
                 "digit (as in HMA), e.g. NCMEC_CSAM"

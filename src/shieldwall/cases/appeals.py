@@ -82,7 +82,7 @@ def open_appeal(
     """
     ref = clean_ref(appeal_ref, field_name="appeal_ref")
     why = (reason or "").strip()
-    if not _REASON.match(why):
+    if not _REASON.fullmatch(why):
         raise InvalidInput(
             "reason is a short code: up to 40 letters, digits, '_', '.', ':' or '-'",
             field="reason",

@@ -264,7 +264,7 @@ def parse_rule(raw: Mapping[str, Any], position: int = 0) -> PriorityRule:
             f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(_FIELDS)}"
         )
     name = raw.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"{where}.name must be lower-case letters, digits and _ (at most 60)")
     for required in ("priority", "due_hours"):
         if required not in raw:

@@ -131,7 +131,7 @@ def _open_review_case(
     review_matches = [m for m in result.matches if m.bank_kind != "allow"]
     if review_matches:
         labels = _signal_labels(
-            {label for m in review_matches for label in m.labels if _LABEL.match(label)}
+            {label for m in review_matches for label in m.labels if _LABEL.fullmatch(label)}
         )
         banks = sorted({m.bank for m in review_matches})
         case = service.attach_signal(
@@ -158,7 +158,7 @@ def _open_review_case(
         )
     if outcome is not None and outcome.needs_review:
         over = outcome.over_threshold
-        labels = _signal_labels({s.label for s in over if _LABEL.match(s.label)})
+        labels = _signal_labels({s.label for s in over if _LABEL.fullmatch(s.label)})
         case = service.attach_signal(
             session,
             settings,
@@ -243,7 +243,7 @@ def after_scan(
             subject_kind=SubjectKind.CONTENT.value,
             subject_ref=refs.content_ref,
             case_id=None,
-            labels=sorted({label for m in block for label in m.labels if _LABEL.match(label)})[:50],
+            labels=sorted({label for m in block for label in m.labels if _LABEL.fullmatch(label)})[:50],
             reason="matched a block bank",
             key=_block_key(refs, result),
             actor=actor,

@@ -271,7 +271,7 @@ def _check_signal(signal: SignalIn) -> tuple[CaseSource, tuple[int, ...], list[l
     if len(signal.labels) > MAX_SIGNAL_LABELS:
         raise InvalidInput(f"at most {MAX_SIGNAL_LABELS} labels per signal", field="labels")
     for label in signal.labels:
-        if not isinstance(label, str) or not _LABEL.match(label):
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
             raise InvalidInput(
                 "labels are 1-40 letters, digits, '_', '.', ':' or '-'", field="labels"
             )

@@ -106,7 +106,7 @@ def _normalise_host(host: str) -> str:
     except UnicodeError:
         raise _BadUrl(f"host {host[:60]!r} is not a valid domain name") from None
     labels = ascii_host.split(".")
-    if not all(_LABEL.match(label) for label in labels):
+    if not all(_LABEL.fullmatch(label) for label in labels):
         raise _BadUrl(f"host {host[:60]!r} is not a valid domain name")
     if labels[0] == "www" and len(labels) > 2:
         labels = labels[1:]

@@ -35,7 +35,7 @@ MAX_PAGE_CHARS = 16 * 1_048_576
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
-    if not _CURSOR.match(cursor):
+    if not _CURSOR.fullmatch(cursor):
         raise InvalidInput(
             "cursor must be 0 or the next_cursor of the previous page", field="cursor"
         )

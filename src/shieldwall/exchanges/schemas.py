@@ -253,7 +253,7 @@ class ExchangeCreate(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _EXCHANGE_NAME.match(value):
+        if not _EXCHANGE_NAME.fullmatch(value):
             raise ValueError(
                 "exchange names use lower-case letters, digits, _ and -, starting with a "
                 "letter or digit, e.g. ncmec-industry"

@@ -106,7 +106,7 @@ _REGISTERED: dict[str, Registration] = {}
 
 
 def _check_kind(kind: str) -> None:
-    if not KIND_PATTERN.match(kind) or len(kind) > 60:
+    if not KIND_PATTERN.fullmatch(kind) or len(kind) > 60:
         raise ValueError(f"outbox kind {kind!r} must look like 'webhook' or 'domain.verb'")
 
 

@@ -117,7 +117,7 @@ def enqueue(
     ``not_before`` delays the first attempt. Raises ``ValueError`` for a malformed kind, key
     or payload (a programming error, not user input).
     """
-    if not KIND_PATTERN.match(kind) or len(kind) > 60:
+    if not KIND_PATTERN.fullmatch(kind) or len(kind) > 60:
         raise ValueError(f"outbox kind {kind!r} must look like 'webhook' or 'domain.verb'")
     if not key or len(key) > MAX_KEY_CHARS:
         raise ValueError(f"outbox key must be 1 to {MAX_KEY_CHARS} characters")
@@ -223,7 +223,7 @@ class OutboxWorker:
         backoff_cap: float | None = None,
     ) -> None:
         for kind in handlers:
-            if not KIND_PATTERN.match(kind):
+            if not KIND_PATTERN.fullmatch(kind):
                 raise ValueError(f"outbox kind {kind!r} must look like 'webhook' or 'domain.verb'")
         self.db = db
         self.settings = settings

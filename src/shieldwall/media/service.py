@@ -73,7 +73,7 @@ def _media_type(value: str | None) -> str | None:
     text = value.split(";", 1)[0].strip().lower()
     if not text:
         return None
-    if not _MEDIA_TYPE.match(text):
+    if not _MEDIA_TYPE.fullmatch(text):
         raise InvalidInput("media_type must look like 'image/jpeg'", field="media_type")
     return text
 
@@ -112,7 +112,7 @@ def store(
             f"{settings.scan_max_bytes:,} (scan_max_bytes)"
         )
     clean_type = _media_type(media_type)
-    if not _PURPOSE.match(purpose):
+    if not _PURPOSE.fullmatch(purpose):
         raise InvalidInput("purpose must be a short lower-case word, e.g. 'review'")
     digest = hashlib.sha256(data).hexdigest()
     retain_until = utcnow() + timedelta(days=settings.media_retention_days)
@@ -327,7 +327,7 @@ def _remove_orphans(session: Session, settings: Settings) -> int:
     return files.remove_orphans(
         session,
         media_dir(settings),
-        is_row_file=lambda name: bool(_UUID_NAME.match(name)),
+        is_row_file=lambda name: bool(_UUID_NAME.fullmatch(name)),
         known=repository.known_uuids,
     )
 

@@ -40,7 +40,7 @@ def catalogue(folder: Path | None) -> dict[str, DeterrenceMessage]:
     if folder is not None:
         for path in sorted(Path(folder).glob("*.json")):
             locale = path.stem.lower()
-            if not _LOCALE.match(locale):
+            if not _LOCALE.fullmatch(locale):
                 raise ValueError(
                     f"{path}: the file name must be a locale, e.g. de.json or pt-br.json"
                 )

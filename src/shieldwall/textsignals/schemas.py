@@ -114,7 +114,7 @@ class TermEntryIn(BaseModel):
             self.word_count = norm.count(" ") + 1
         elif kind is EntryKind.HASHED:
             value = value.lower()
-            if not _HEX64.match(value):
+            if not _HEX64.fullmatch(value):
                 raise ValueError("a hashed term is 64 hex digits: SHA-256 of the normalised term")
         elif kind is EntryKind.REGEX:
             check_pattern(value)

@@ -44,7 +44,7 @@ def get_user(session: Session, user_id: int) -> User:
 
 def create_user(session: Session, data: UserCreate, *, actor: Principal) -> User:
     username = data.username.strip().lower()
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise InvalidInput(
             "username must be 2-64 characters: lower-case letters, digits, '.', '_' or '-'",
             field="username",

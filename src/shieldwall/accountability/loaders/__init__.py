@@ -115,7 +115,7 @@ def parse_count(text: str) -> int:
     value = text.strip().replace("\u00a0", "")
     if value.endswith(".0") and value[:-2].replace(",", "").isdigit():
         value = value[:-2]
-    if not _NUMBER.match(value):
+    if not _NUMBER.fullmatch(value):
         raise ValueError(f"{text.strip()[:30]!r} is not a count")
     return int(value.replace(",", ""))
 

@@ -195,7 +195,7 @@ def _part_type(content: ClassifierInput) -> str:
     """The declared media type when it is a plain ``type/subtype``, else octet-stream (a
     declared type comes from a platform's request and must not shape our request)."""
     declared = (content.media_type or "").strip().lower()
-    return declared if _MEDIA_TYPE.match(declared) else "application/octet-stream"
+    return declared if _MEDIA_TYPE.fullmatch(declared) else "application/octet-stream"
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -208,7 +208,12 @@ def test_scan_leaves_a_file_that_is_not_a_result_file_as_it_is(
     assert mine.read_bytes() == content
 
 
-def test_a_result_file_torn_in_its_first_line_is_still_resumed(tmp_path: Path) -> None:
+def test_a_result_file_torn_in_its_first_line_is_accepted_as_a_resume_target(
+    tmp_path: Path,
+) -> None:
+    """The output check that runs before a resumed scan: a file torn in its first line (or
+    header) is ours to resume, not a stranger's file to refuse; a file of the other format
+    is refused."""
     torn = tmp_path / "scan.jsonl"
     torn.write_bytes(b'{"path": "/x/a.j')
     check_output(torn, "jsonl")

@@ -260,15 +260,6 @@ def test_the_event_log_page_refuses_an_id_past_bigint(db: Database, login_as: Lo
     assert page.status_code == 422, page.text[:300]
 
 
-@pytest.mark.parametrize("case_id", ["2147483648", "9223372036854775808"])
-def test_the_conversation_page_of_a_case_id_past_the_case_ids_is_refused(
-    db: Database, login_as: LoginAs, case_id: str
-) -> None:
-    make_user(db, "rita", Role.REVIEWER)
-    page = login_as("rita", PASSWORD).get(f"/review/cases/{case_id}/conversation")
-    assert page.status_code in (404, 422), page.text[:300]
-
-
 @pytest.mark.parametrize("user_id", ["2147483648", "9223372036854775808"])
 def test_changing_a_user_id_past_the_user_ids_is_refused(
     db: Database, login_as: LoginAs, user_id: str

@@ -169,15 +169,15 @@ class MatchResult:
         return max(ranks, key=lambda s: s.rank) if ranks else None
 
 
-def _parse_tree(pattern: str) -> Any:
+def _parse_tree(pattern: str, core: Any) -> Any:
     """The ``regex`` module's own parse tree of ``pattern``, without compiling it.
 
     Parsing is cheap whatever the counts (compiling is what unrolls repeats), and reading
     the tree with the parser that will compile the pattern leaves no syntax the check could
     read differently: verbose mode's spaces and comments, ``\\p{...}``, fuzzy ``{e<=1}``,
     character classes. Mirrors the parse step of ``regex._main._compile``: a flag set in the
-    middle of the pattern restarts the parse with it as a global flag."""
-    core: Any = importlib.import_module("regex._regex_core")
+    middle of the pattern restarts the parse with it as a global flag. ``core`` is
+    ``regex._regex_core``."""
     flags = 0
     for _attempt in range(16):
         source = core.Source(pattern)
@@ -240,7 +240,7 @@ def _check_repeats(pattern: str) -> None:
     are never compiled unchecked and ordinary ones keep working; the tests say so."""
     try:
         core: Any = importlib.import_module("regex._regex_core")
-        size = _expanded_size(_parse_tree(pattern), core)
+        size = _expanded_size(_parse_tree(pattern, core), core)
     except regex.error as exc:  # the parser raises the public regex.error
         raise ValueError(f"invalid regular expression: {exc}") from None
     except RecursionError:

@@ -119,9 +119,7 @@ def check_settings(kind: ExchangeType, values: dict[str, Any]) -> dict[str, Any]
         address = getattr(parsed, name, None)
         if address is None:
             continue
-        if not str(address).lower().startswith(("http://", "https://")):
-            raise InvalidInput(f"settings.{name} must be an http:// or https:// address")
-        try:  # the form every fetch checks first (an empty or long label, an unclosed [ ...)
+        try:  # the form every fetch checks first (http or https, an empty or long label ...)
             split_url(str(address))
         except UrlRefused as exc:
             raise InvalidInput(f"settings.{name}: {exc.message}", field="settings") from None

@@ -100,7 +100,7 @@ def check_host(host: str) -> str:
         encoded = name.encode("idna")
     except UnicodeError:  # a label empty, too long, or with a character IDNA refuses
         raise UrlRefused(_bad_name(host)) from None
-    if len(encoded) > MAX_NAME or any(not 0 < len(p) <= MAX_LABEL for p in encoded.split(b".")):
+    if len(encoded) > MAX_NAME:  # the codec itself refuses empty and over-long labels
         raise UrlRefused(_bad_name(host))
     return host
 

@@ -295,9 +295,9 @@ class SourceClient:
             resolver=self.resolver,
         )
         try:
-            # the form first: once split_url accepts the URL, httpx.URL(url).host cannot fail
-            _scheme, host, _port = checker.parse(url)
-            key = f"{url.split('://', 1)[0]}://{httpx.URL(url).host}"
+            # the form first (every request: a cached host is no excuse for a malformed URL)
+            scheme, host, _port = checker.parse(url)
+            key = f"{scheme}://{host}"
             if key in self._checked_hosts:
                 return
             if self.proxy is None:

@@ -243,7 +243,9 @@ def after_scan(
             subject_kind=SubjectKind.CONTENT.value,
             subject_ref=refs.content_ref,
             case_id=None,
-            labels=sorted({label for m in block for label in m.labels if _LABEL.fullmatch(label)})[:50],
+            labels=sorted({label for m in block for label in m.labels if _LABEL.fullmatch(label)})[
+                :50
+            ],
             reason="matched a block bank",
             key=_block_key(refs, result),
             actor=actor,

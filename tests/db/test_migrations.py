@@ -160,3 +160,77 @@ def test_exchange_items_move_to_their_entry_ids_and_back(empty_db: Database) -> 
         ).all()
     assert [tuple(r) for r in rows] == [(1, 2, "pdq", "a" * 64), (2, 1, "pdq", "b" * 64)]
     empty_db.dispose()
+
+
+def test_items_of_records_named_after_their_signal_drop_their_record_id_and_get_it_back(
+    empty_db: Database,
+) -> None:
+    """0016: an item of a StopNCII, list-file or URL exchange whose record id is exactly the
+    name the source gives its entry's signal keeps record id ''; every other item (another
+    exchange type, a record named otherwise) keeps its id. A downgrade spells them out."""
+    migrate.upgrade(empty_db.engine, "0015_exchange_items_entry")
+    now = "2026-11-29 00:00:00"
+    pdq, md5 = "a" * 64, "b" * 32
+    with empty_db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO banks (id, name, description, kind, action, enabled, labels, "
+                "pdq_threshold, vpdq_distance, vpdq_query_pct, vpdq_target_pct, dihedral, "
+                "letterbox, created_at, updated_at, change_seq) VALUES "
+                "(1, 'B', '', 'block', 'block', true, '[]', 31, 31, 80, 0, false, false, "
+                ":now, :now, 0)"
+            ),
+            {"now": now},
+        )
+        for entry_id, signal_type, value in ((10, "pdq", pdq), (11, "video_md5", md5)):
+            conn.execute(
+                text(
+                    "INSERT INTO bank_entries (id, bank_id, signal_type, value, value_key, "
+                    "labels, source, added_at, added_by, updated_at, change_seq) VALUES "
+                    "(:id, 1, :type, :value, :key, '[]', 'exchange', :now, 'x', :now, 1)"
+                ),
+                {"id": entry_id, "type": signal_type, "value": value, "key": value, "now": now},
+            )
+        for exchange_id, kind in ((1, "stop_ncii"), (2, "local_file"), (3, "ncmec")):
+            conn.execute(
+                text(
+                    "INSERT INTO exchanges (id, name, type, bank_id, settings, enabled, "
+                    "schedule_minutes, time_limit_seconds, labels, feedback, created_at, "
+                    "updated_at) VALUES (:id, :name, :type, 1, '{}', true, 60, 600, '[]', "
+                    "false, :now, :now)"
+                ),
+                {"id": exchange_id, "name": f"x{exchange_id}", "type": kind, "now": now},
+            )
+        items = [
+            (1, 1, f"ImagePDQ:{pdq}", 10),  # StopNCII's name of the entry: ''
+            (2, 1, f"VideoMD5:{md5}", 11),  # ''
+            (3, 1, f"pdq:{pdq}", 10),  # not StopNCII's name: kept
+            (4, 2, f"pdq:{pdq}", 10),  # a list's name: ''
+            (5, 2, f"video_md5:{md5}", 11),  # ''
+            (6, 2, f"ImagePDQ:{pdq}", 10),  # not a list's name: kept
+            (7, 3, f"pdq:{pdq}", 10),  # NCMEC names its records otherwise: kept
+        ]
+        for item_id, exchange_id, record_id, entry_id in items:
+            conn.execute(
+                text(
+                    "INSERT INTO exchange_items (id, exchange_id, record_id, entry_id, labels, "
+                    "first_seen, last_seen) VALUES (:id, :x, :record, :entry, '[]', :now, :now)"
+                ),
+                {
+                    "id": item_id,
+                    "x": exchange_id,
+                    "record": record_id,
+                    "entry": entry_id,
+                    "now": now,
+                },
+            )
+    migrate.upgrade(empty_db.engine)
+
+    def records() -> list[str]:
+        with empty_db.engine.connect() as conn:
+            return list(conn.scalars(text("SELECT record_id FROM exchange_items ORDER BY id")))
+
+    assert records() == ["", "", f"pdq:{pdq}", "", "", f"ImagePDQ:{pdq}", f"pdq:{pdq}"]
+    migrate.downgrade(empty_db.engine, "0015_exchange_items_entry")
+    assert records() == [record_id for _, _, record_id, _ in items]
+    empty_db.dispose()

@@ -231,9 +231,10 @@ def test_a_first_load_reads_the_items_only_of_records_the_bank_already_holds(
     hash the bank holds (sent again, added by hand) or that are deleted. The result must be
     the same as reading them all."""
     from shieldwall.banks import service as banks
+    from shieldwall.banks.models import BankEntry
     from shieldwall.banks.schemas import EntryIn
     from shieldwall.core.access import Principal
-    from shieldwall.exchanges import repository
+    from shieldwall.exchanges import ingest
     from shieldwall.exchanges.models import ExchangeItem
 
     pdqs = [fake_stopncii.pdq_for(i, "first-load") for i in range(30)]
@@ -253,13 +254,13 @@ def test_a_first_load_reads_the_items_only_of_records_the_bank_already_holds(
         )
     name = stopncii_exchange(make_exchange, url)
     probed: list[list[str]] = []
-    real = repository.items_for_records
+    real = ingest._items_of
 
-    def spy(session: Any, exchange_id: int, record_ids: list[str]) -> Any:
-        probed.append(list(record_ids))
-        return real(session, exchange_id, record_ids)
+    def spy(session: Any, exchange_id: int, bank_id: int, records: list[Any]) -> Any:
+        probed.append([c.record_id for c in records])
+        return real(session, exchange_id, bank_id, records)
 
-    monkeypatch.setattr(repository, "items_for_records", spy)
+    monkeypatch.setattr(ingest, "_items_of", spy)
     monkeypatch.setattr(runner, "CHUNK_RECORDS", 10)
     run = fetch(name, batch_records=10)
     assert run.status == "succeeded", run.error
@@ -272,11 +273,13 @@ def test_a_first_load_reads_the_items_only_of_records_the_bank_already_holds(
     assert set(live) == {("pdq", p) for i, p in enumerate(pdqs) if i != 5}
     with db.session() as session:
         items = session.execute(
-            select(ExchangeItem.record_id, ExchangeItem.removed_at.is_(None))
+            select(ExchangeItem.record_id, BankEntry.value, ExchangeItem.removed_at.is_(None)).join(
+                BankEntry, BankEntry.id == ExchangeItem.entry_id
+            )
         ).all()
-    assert sorted(items) == sorted(
-        (f"ImagePDQ:{p}", i != 5) for i, p in enumerate(pdqs)
-    )  # one item per record, none twice
+    # one item per record, none twice; each record is named after its hash, so its item
+    # keeps no record id of its own
+    assert sorted(items) == sorted(("", p, i != 5) for i, p in enumerate(pdqs))
 
     # the next run is no first load: a record new to the bank has its items read too
     fresh = fake_stopncii.pdq_for(99, "first-load")

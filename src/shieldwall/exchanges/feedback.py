@@ -229,7 +229,9 @@ def deliver(db: Database, settings: Settings, item: OutboxItem) -> None:
         source = session.get(ExchangeItem, int(payload.get("item_id", 0)))
         if source is None or source.exchange_id != exchange.id:
             raise PermanentFailure("the source record is gone; feedback not sent")
-        payload["record_id"] = source.record_id
+        payload["record_id"] = repository.record_id_of(
+            exchange.type, source.record_id, entry.signal_type if entry else "", value
+        )
     try:
         with source_client(settings, Deadline(ATTEMPT_SECONDS), max_attempts=1) as http:
             if ExchangeType(exchange.type) is ExchangeType.NCMEC:

@@ -37,12 +37,16 @@ from shieldwall.core.errors import InvalidInput
 from shieldwall.core.signals import SignalType, normalise
 from shieldwall.exchanges import repository
 from shieldwall.exchanges.models import Exchange
-from shieldwall.integrations.exchanges.base import Rejected, SourceRecord, printable
+from shieldwall.exchanges.sources import SIGNAL_KEYED, record_names
+from shieldwall.integrations.exchanges.base import (
+    MAX_RECORD_ID,
+    RecordNames,
+    Rejected,
+    SourceRecord,
+    printable,
+)
 
 _LABEL = re.compile(LABEL_PATTERN)
-#: Exchange types whose record ids name the record's one signal (``<type>:<value>``), so a
-#: record can never carry another signal than the one it carries now.
-SIGNAL_KEYED = frozenset({"stop_ncii", "local_file", "url"})
 #: Most quarantine rows kept per exchange; beyond it bad records are only counted.
 MAX_QUARANTINE = 10_000
 _TYPES = {t.value: t for t in SignalType}
@@ -80,6 +84,11 @@ class _Checked:
     labels: list[str]
     entries: dict[Key, banks.NewEntry] = field(default_factory=dict)
     deleted: bool = False
+    #: The signal the record id names (``<prefix>:<value>``, see
+    #: :class:`~shieldwall.integrations.exchanges.base.RecordNames`), or None. Such a
+    #: record's name is kept once: its provenance item's record id is ``''`` (it is found
+    #: through its entry) and the entry it adds has no ``source_record_id``.
+    key: Key | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,8 @@ class Rules:
     name: str
     labels: tuple[str, ...] | None
     extra_labels: tuple[str, ...]
+    #: How the source names records after their signal (None: it does not).
+    names: RecordNames | None = None
 
     @classmethod
     def of(cls, bank: Bank, exchange: Exchange) -> Rules:
@@ -98,6 +109,7 @@ class Rules:
             name=bank.name,
             labels=tuple(bank.labels) if bank.labels else None,
             extra_labels=tuple(exchange.labels or ()),
+            names=record_names(exchange.type),
         )
 
 
@@ -174,6 +186,7 @@ def check_records(rules: Rules, records: Sequence[SourceRecord]) -> Checked:
     rejected: list[Rejected] = []
     extra_labels = rules.extra_labels
     bank = rules
+    names = rules.names
     by_id: dict[str, _Checked] = {}
     partial: set[str] = set()
     # Records of one source mostly carry the same labels: check each set once, and share
@@ -181,7 +194,7 @@ def check_records(rules: Rules, records: Sequence[SourceRecord]) -> Checked:
     checked_labels: dict[tuple[str, ...], list[str] | InvalidInput] = {}
     for record in records:
         record_id = record.record_id
-        if not record_id or len(record_id) > 200 or printable(record_id) != record_id:
+        if not record_id or len(record_id) > MAX_RECORD_ID or printable(record_id) != record_id:
             rejected.append(
                 Rejected(
                     printable(record_id or "(empty)")[:200],
@@ -190,7 +203,8 @@ def check_records(rules: Rules, records: Sequence[SourceRecord]) -> Checked:
             )
             continue
         if record.deleted:
-            by_id[record_id] = _Checked(record_id, [], deleted=True)
+            key = None if names is None else _named_signal(names, record_id)
+            by_id[record_id] = _Checked(record_id, [], deleted=True, key=key)
             continue
         found = checked_labels.get(record.labels)
         if found is None:
@@ -205,6 +219,9 @@ def check_records(rules: Rules, records: Sequence[SourceRecord]) -> Checked:
         labels = found
         checked = _Checked(record_id, labels)
         problems: list[str] = []
+        # a record named after its one signal: neither its entry nor its item keeps the
+        # name again (see _Checked.key)
+        one = names if len(record.signals) == 1 else None
         for kind, value in record.signals:
             try:
                 signal_type, canonical, key_value = _check_signal(kind, value)
@@ -212,13 +229,17 @@ def check_records(rules: Rules, records: Sequence[SourceRecord]) -> Checked:
                 shown = kind if kind in _TYPES else "signal"
                 problems.append(f"{shown}: {exc.message}")
                 continue
-            checked.entries[(signal_type, key_value)] = banks.NewEntry(
+            key = (signal_type, key_value)
+            named = one is not None and one.record_id(signal_type, canonical) == record_id
+            if named:
+                checked.key = key
+            checked.entries[key] = banks.NewEntry(
                 signal_type=signal_type,
                 value=canonical,
                 value_key=key_value,
                 quality=None,
                 labels=labels,
-                source_record_id=record_id,
+                source_record_id=None if named else record_id,
                 disabled_until=None,
                 source=_EXCHANGE,
             )
@@ -230,6 +251,20 @@ def check_records(rules: Rules, records: Sequence[SourceRecord]) -> Checked:
             partial.add(record_id)
         by_id[record_id] = checked
     return Checked(rules, list(by_id.values()), partial, rejected)
+
+
+def _named_signal(names: RecordNames, record_id: str) -> Key | None:
+    """The key of the signal ``record_id`` names, if it names one exactly."""
+    named = names.signal(record_id)
+    if named is None:
+        return None
+    try:
+        signal_type, canonical, key_value = _check_signal(*named)
+    except InvalidInput:
+        return None
+    if names.record_id(signal_type, canonical) != record_id:
+        return None
+    return signal_type, key_value
 
 
 def apply_records(
@@ -270,19 +305,15 @@ def apply_records(
     added_by = f"exchange:{exchange.id}"
     in_bank: dict[Key, tuple[int, bool]] | None = None
     fresh: dict[Key, int] = {}
-    probe = [c.record_id for c in checked]
+    probe = checked
     if first_load and exchange.type in SIGNAL_KEYED:
         new = {key: entry for c in checked if not c.deleted for key, entry in c.entries.items()}
         keys = sorted(new)  # the indexes are then written page after page (see below)
         fresh, in_bank = banks.add_new_entries(
             session, bank, [new[key] for key in keys], added_by=added_by, seq=seq, now=now
         )
-        probe = [
-            c.record_id for c in checked if c.deleted or not in_bank.keys().isdisjoint(c.entries)
-        ]
-    existing: dict[str, list[repository.ItemRow]] = {}
-    for row in repository.items_for_records(session, exchange.id, probe):
-        existing.setdefault(row[1], []).append(row)
+        probe = [c for c in checked if c.deleted or not in_bank.keys().isdisjoint(c.entries)]
+    existing = _items_of(session, exchange.id, bank.id, probe)
 
     inserts: list[tuple[str, Key, list[str]]] = []
     changes: list[dict[str, Any]] = []
@@ -309,7 +340,9 @@ def apply_records(
                 touched.append(item_id)
         for key, entry in record.entries.items():
             if key not in have:
-                inserts.append((record.record_id, key, record.labels))
+                # a record named after its signal is found through its entry (see _Checked)
+                stored = "" if key == record.key else record.record_id
+                inserts.append((stored, key, record.labels))
                 wanted[key] = entry
 
     entry_ids: dict[Key, int] = dict(fresh)
@@ -363,6 +396,21 @@ def apply_records(
 
 
 _item_order = itemgetter(1, 2)
+
+
+def _items_of(
+    session: Session, exchange_id: int, bank_id: int, records: Sequence[_Checked]
+) -> dict[str, list[repository.ItemRow]]:
+    """The provenance items of ``records``, by record id: those named after their signal
+    found through the bank's entry of it, the others by their record id."""
+    existing: dict[str, list[repository.ItemRow]] = {}
+    by_key = {c.key: c.record_id for c in records if c.key is not None}
+    named = [c.record_id for c in records if c.key is None]
+    for row in repository.items_for_records(session, exchange_id, named):
+        existing.setdefault(row[1], []).append(row)
+    for row in repository.items_for_signals(session, exchange_id, bank_id, list(by_key)):
+        existing.setdefault(by_key[(row[3], row[4])], []).append(row)
+    return existing
 
 
 def _change(

@@ -83,6 +83,11 @@ class ExchangeItem(Base):
     several signals, and one signal may be carried by several records (or exchanges) feeding
     the same bank; a bank entry the exchanges added is removed only when no live item in the
     bank still carries it.
+
+    ``record_id`` is ``''`` for a record its source names after its one signal
+    (``<prefix>:<value>``, e.g. StopNCII's ``ImagePDQ:<hash>``; see
+    :class:`~shieldwall.integrations.exchanges.base.RecordNames`): the name is not kept
+    twice, the item is found through its entry, and the unique index grows at its end.
     """
 
     __tablename__ = "exchange_items"

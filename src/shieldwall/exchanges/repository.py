@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import (
     Table,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from shieldwall.banks.models import Bank, BankEntry
+from shieldwall.banks.repository import key_probes
 from shieldwall.db import bulk
 from shieldwall.exchanges.models import (
     Exchange,
@@ -36,6 +38,7 @@ from shieldwall.exchanges.models import (
     ExchangeRun,
     ExchangeShare,
 )
+from shieldwall.exchanges.sources import record_names
 
 _items = cast(Table, ExchangeItem.__table__)
 _quarantine = cast(Table, ExchangeQuarantine.__table__)
@@ -254,6 +257,46 @@ def items_for_records(
     return out
 
 
+# Items of records named after their signal keep record_id '' and are found through their
+# entry: one probe of uq_bank_entries_value, then one of uq_exchange_items_record, per key.
+_PG_ITEMS_BY_SIGNAL = text(
+    "SELECT i.id, '' AS record_id, i.entry_id, wanted.signal_type, wanted.value_key, i.labels, "
+    "i.removed_at "
+    "FROM unnest(string_to_array(:types, chr(31)), string_to_array(:keys, chr(31))) "
+    "AS wanted(signal_type, value_key) "
+    "CROSS JOIN LATERAL (SELECT id, bank_id FROM bank_entries "
+    "WHERE signal_type = wanted.signal_type AND value_key = wanted.value_key OFFSET 0) AS e "
+    "CROSS JOIN LATERAL (SELECT id, entry_id, labels, removed_at FROM exchange_items "
+    "WHERE exchange_id = :exchange_id AND record_id = '' AND entry_id = e.id OFFSET 0) AS i "
+    "WHERE e.bank_id = :bank_id"
+)
+# CROSS JOIN: SQLite joins in the order written (the entries' index first)
+_SQLITE_ITEMS_BY_SIGNAL = text(
+    "SELECT i.id, i.record_id, i.entry_id, e.signal_type, e.value_key, i.labels, i.removed_at "
+    "FROM bank_entries e CROSS JOIN exchange_items i "
+    "WHERE e.bank_id = :bank_id AND e.signal_type = :signal_type "
+    "AND e.value_key IN (SELECT value FROM json_each(:keys)) "
+    "AND i.exchange_id = :exchange_id AND i.record_id = '' AND i.entry_id = e.id"
+).columns(*_SQLITE_FIND_ITEMS.selected_columns)
+
+
+def items_for_signals(
+    session: Session, exchange_id: int, bank_id: int, keys: Sequence[tuple[str, str]]
+) -> list[ItemRow]:
+    """:data:`ItemRow` of the items (record id ``''``: records named after their signal)
+    of the bank's entries of these (signal_type, value_key) keys."""
+    out: list[ItemRow] = []
+    for chunk in _chunks(list(keys)):
+        for stmt in key_probes(
+            session, bank_id, chunk, pg=_PG_ITEMS_BY_SIGNAL, sqlite=_SQLITE_ITEMS_BY_SIGNAL
+        ):
+            out.extend(
+                (int(r[0]), "", int(r[2]), str(r[3]), str(r[4]), list(r[5] or []), r[6])
+                for r in session.execute(stmt, {"exchange_id": exchange_id}).all()
+            )
+    return out
+
+
 ITEM_COLUMNS = (
     "exchange_id",
     "record_id",
@@ -367,27 +410,56 @@ def stale_items(
 def count_live_records(session: Session, exchange_ids: Sequence[int]) -> dict[int, int]:
     if not exchange_ids:
         return {}
+    record_id = _items.c.record_id
+    # a record named after its signal (record_id '') has one item; others may have several
     rows = session.execute(
-        select(_items.c.exchange_id, func.count(func.distinct(_items.c.record_id)))
+        select(
+            _items.c.exchange_id,
+            func.count(func.distinct(func.nullif(record_id, ""))),
+            func.coalesce(func.sum(case((record_id == "", 1), else_=0)), 0),
+        )
         .where(_items.c.exchange_id.in_(list(exchange_ids)), _items.c.removed_at.is_(None))
         .group_by(_items.c.exchange_id)
     ).all()
-    return {int(x): int(n) for x, n in rows}
+    return {int(x): int(named) + int(keyed) for x, named, keyed in rows}
 
 
 def items_for_entries(
     session: Session, entry_ids: Iterable[int]
 ) -> list[tuple[int, int, str, int]]:
-    """Live items carrying these entries: (item id, exchange_id, record_id, entry_id)."""
+    """Live items carrying these entries: (item id, exchange_id, record_id, entry_id), the
+    record id of a record named after its signal spelled out (:func:`record_id_of`)."""
     out: list[tuple[int, int, str, int]] = []
     for chunk in _chunks(sorted(set(entry_ids)), 500):
         rows = session.execute(
-            select(_items.c.id, _items.c.exchange_id, _items.c.record_id, _items.c.entry_id)
+            select(
+                _items.c.id,
+                _items.c.exchange_id,
+                _items.c.record_id,
+                _items.c.entry_id,
+                _exchanges.c.type,
+                _entries.c.signal_type,
+                _entries.c.value,
+            )
+            .join(_exchanges, _exchanges.c.id == _items.c.exchange_id)
+            .join(_entries, _entries.c.id == _items.c.entry_id)
             .where(_items.c.entry_id.in_(list(chunk)), _items.c.removed_at.is_(None))
             .order_by(_items.c.id)
         ).all()
-        out.extend((int(i), int(a), str(b), int(c)) for i, a, b, c in rows)
+        out.extend(
+            (int(i), int(x), record_id_of(kind, stored, signal_type, value), int(e))
+            for i, x, stored, e, kind, signal_type, value in rows
+        )
     return out
+
+
+def record_id_of(exchange_type: str, stored: str, signal_type: str, value: str) -> str:
+    """An item's source record id: as stored, or (stored ``''``) the one its source names
+    the record of its entry's signal by."""
+    if stored:
+        return stored
+    names = record_names(exchange_type)
+    return (names.record_id(signal_type, value) if names else None) or ""
 
 
 # ---- quarantine ----------------------------------------------------------------------------

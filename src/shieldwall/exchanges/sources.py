@@ -10,7 +10,13 @@ from typing import Any
 from shieldwall.config import Settings
 from shieldwall.exchanges.models import Exchange
 from shieldwall.exchanges.schemas import ExchangeType
-from shieldwall.integrations.exchanges.base import Adapter, Deadline, SourceClient, SourceRefused
+from shieldwall.integrations.exchanges.base import (
+    Adapter,
+    Deadline,
+    RecordNames,
+    SourceClient,
+    SourceRefused,
+)
 
 
 def source_client(settings: Settings, deadline: Deadline, **options: Any) -> SourceClient:
@@ -49,6 +55,25 @@ def require_pytx(kind: ExchangeType) -> None:
             f"{kind.value} exchanges need python-threatexchange: pip install "
             "'shieldwall[exchanges]' (or: pip install threatexchange)"
         ) from None
+
+
+#: Exchange types whose record ids name the record's one signal (``<prefix>:<value>``), so
+#: a record can never carry another signal than the one it carries now.
+SIGNAL_KEYED = frozenset({ExchangeType.STOP_NCII, ExchangeType.LOCAL_FILE, ExchangeType.URL})
+
+
+def record_names(kind: str) -> RecordNames | None:
+    """How an exchange of this type names records after their signal (None: not
+    :data:`SIGNAL_KEYED`)."""
+    if kind == ExchangeType.STOP_NCII:
+        from shieldwall.integrations.exchanges.stop_ncii import RECORD_NAMES as stop_ncii
+
+        return stop_ncii
+    if kind in SIGNAL_KEYED:  # a list, at a path or an address
+        from shieldwall.integrations.exchanges.local_file import RECORD_NAMES as lists
+
+        return lists
+    return None
 
 
 def build_adapter(

@@ -85,6 +85,47 @@ class SourceRecord:
     deleted: bool = False
 
 
+#: Longest record id a source's record may have (longer ones are refused).
+MAX_RECORD_ID = 200
+
+
+def signal_name(prefix: str, value: str) -> str | None:
+    """``<prefix>:<value>``, the record id of a source that names a record after its one
+    signal; None when that would be :data:`MAX_RECORD_ID` characters or longer (the source
+    then names the record some other way)."""
+    if len(prefix) + len(value) < MAX_RECORD_ID:
+        return f"{prefix}:{value}"
+    return None
+
+
+@dataclass(frozen=True)
+class RecordNames:
+    """How a source names a record after its one signal: ``<prefix>:<value>``, the prefix
+    being the source's name for our signal type (StopNCII's ``ImagePDQ`` for ``pdq``; a
+    list's own ``pdq``). Such a record id says nothing its signal does not, so provenance
+    does not keep it twice (see :mod:`shieldwall.exchanges.ingest`)."""
+
+    #: our signal type -> the source's prefix
+    prefixes: Mapping[str, str]
+    _types: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_types", {p: ours for ours, p in self.prefixes.items()})
+
+    def record_id(self, signal_type: str, value: str) -> str | None:
+        """The record id of the record carrying this signal (canonical value), or None
+        when the source names it otherwise (too long, or a type it has no name for)."""
+        prefix = self.prefixes.get(signal_type)
+        return None if prefix is None else signal_name(prefix, value)
+
+    def signal(self, record_id: str) -> tuple[str, str] | None:
+        """(our signal type, value as named) a record id names, or None; the value is not
+        checked (a caller normalises it and compares :meth:`record_id` of the result)."""
+        prefix, sep, value = record_id.partition(":")
+        signal_type = self._types.get(prefix) if sep else None
+        return None if signal_type is None or not value else (signal_type, value)
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A record (or a whole page) that cannot be used, and why."""

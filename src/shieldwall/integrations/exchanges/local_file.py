@@ -20,11 +20,14 @@ from pathlib import Path
 from stat import S_ISREG as stat_is_file
 from typing import IO, Any
 
+from shieldwall.core.signals import SignalType
 from shieldwall.integrations.exchanges.base import (
     Page,
+    RecordNames,
     Rejected,
     SourceRecord,
     SourceRefused,
+    signal_name,
     utc_now,
 )
 
@@ -32,12 +35,16 @@ PAGE_LINES = 5000
 MAX_LINE_BYTES = 1_048_576
 
 
+#: A list names each record after its signal, in shieldwall's own signal type names.
+RECORD_NAMES = RecordNames({t.value: t.value for t in SignalType})
+
+
 def record_id_for(signal_type: str, value: str) -> str:
     """A list's record id: the signal itself (hashed when long, e.g. vPDQ)."""
     value = value.strip().lower()
-    if len(signal_type) + len(value) < 200:
-        return f"{signal_type}:{value}"
-    return f"{signal_type}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+    return signal_name(signal_type, value) or (
+        f"{signal_type}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+    )
 
 
 def parse_line(

@@ -30,12 +30,14 @@ from shieldwall.core import jsondoc
 from shieldwall.integrations.exchanges.base import (
     LOOKBACK_SECONDS,
     Page,
+    RecordNames,
     Rejected,
     SourceClient,
     SourceMalformed,
     SourceRecord,
     SourceRefused,
     loads_json,
+    signal_name,
 )
 
 #: StopNCII signal types -> shieldwall's; the other known types are skipped.
@@ -43,6 +45,8 @@ SIGNAL_TYPES = {
     api.StopNCIISignalType.ImagePDQ.value: "pdq",
     api.StopNCIISignalType.VideoMD5.value: "video_md5",
 }
+#: A StopNCII record is named after its hash: ``<signalType>:<hashValue>``.
+RECORD_NAMES = RecordNames({ours: theirs for theirs, ours in SIGNAL_TYPES.items()})
 KNOWN_TYPES = frozenset(t.value for t in api.StopNCIISignalType)
 STATUSES = frozenset(s.value for s in api.StopNCIICaseStatus)
 GONE = frozenset({api.StopNCIICaseStatus.Withdrawn.value, api.StopNCIICaseStatus.Deleted.value})
@@ -135,7 +139,7 @@ def parse_record(raw: object, position: int, page: str = "") -> SourceRecord | R
     if not isinstance(value, str) or not value.strip():
         return Rejected(_where(position, page), "hashValue is missing")
     value = value.strip().lower()
-    record_id = f"{kind}:{value}" if len(kind) + len(value) < 200 else f"{kind}:{_opaque(value)}"
+    record_id = signal_name(kind, value) or f"{kind}:{_opaque(value)}"
     status = raw.get("hashStatus")
     if not isinstance(status, str) or status not in STATUSES:
         shown = status[:40] if isinstance(status, str) else type(status).__name__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from shieldwall.config import Settings
 from shieldwall.db.base import utcnow
 from shieldwall.db.engine import Database
 from shieldwall.devtools.fake_ncmec import FakeNcmec, entry, md5_for
-from shieldwall.exchanges import repository, runner, service
+from shieldwall.exchanges import ingest, repository, runner, service
 from shieldwall.exchanges.models import Exchange, ExchangeItem, ExchangeRun
 from tests.exchanges.conftest import NCMEC_CREDENTIALS, Fetch, MakeExchange, live_values
 
@@ -218,3 +219,34 @@ def test_disabled_and_unscheduled_exchanges_are_not_run(
     make(make_exchange, url, 2, fake, schedule_minutes=60, enabled=False)
     make_exchange("manual", "ncmec", {"base_url": url}, credentials=NCMEC_CREDENTIALS)
     assert runner.ExchangeScheduler(db, settings).run_due() == []
+
+
+def test_a_batch_pauses_the_garbage_collector_and_it_runs_again_whatever_happens(
+    tmp_path: Path, make_exchange: MakeExchange, fetch: Fetch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cyclic garbage collector is paused while a batch transaction is open (see the
+    runner's _pause_gc) and runs again after it commits -- or fails half-way."""
+    path = tmp_path / "list.txt"
+    path.write_text(f"md5 {md5_for(1)}\n")
+    name = make_exchange("file", "local_file", {"path": str(path)})
+    real = ingest.apply_records
+    seen: list[bool] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "apply_records", spy)
+    assert gc.isenabled()
+    assert fetch(name).status == "succeeded"
+    assert (seen, gc.isenabled()) == ([False], True)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        raise RuntimeError("a bug half-way through a batch")
+
+    monkeypatch.setattr(ingest, "apply_records", broken)
+    path.write_text(f"md5 {md5_for(2)}\n")
+    os.utime(path, ns=(1, 1))
+    assert fetch(name).status == "failed"
+    assert (seen, gc.isenabled()) == ([False, False], True)

@@ -13,7 +13,7 @@ from shieldwall.api import create_app
 from shieldwall.config import Settings
 from shieldwall.core.errors import DatabaseNotMigrated
 from shieldwall.db import migrate
-from shieldwall.db.engine import Database
+from shieldwall.db.engine import SQLITE_PAGE_SIZE, Database
 from shieldwall.db.models import Base
 from tests.conftest import PG_URL, mark_schema_dirty, reset_postgres
 
@@ -97,6 +97,8 @@ def test_sqlite_is_migrated_on_start_and_uses_wal(tmp_path: Path) -> None:
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # a new database gets bigger pages than SQLite's 4 KiB (see db.engine)
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == SQLITE_PAGE_SIZE == 8192
     db.dispose()
     # A second start reuses the same database without migrating again.
     again = create_app(settings)

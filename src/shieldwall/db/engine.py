@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+#: Execution option of connections that only read (see :meth:`Database.reading`).
+READING = "shieldwall_reading"
 #: Page size of a new embedded database (SQLite's default is 4096).
 SQLITE_PAGE_SIZE = 8192
 
@@ -20,7 +22,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     SQLite gets WAL journaling, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE``
     transactions: a transaction takes the write lock when it starts, so two writers wait
-    for each other instead of one failing half-way with "database is locked".
+    for each other instead of one failing half-way with "database is locked". Connections
+    with the :data:`READING` option begin plain (deferred) transactions instead: a
+    snapshot that reads while a writer writes.
     PostgreSQL connections are checked before use, so a restarted database is survived.
     """
     parsed = make_url(url)
@@ -52,7 +56,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READING):
+                # a reader's snapshot (WAL): it neither waits for the writer nor blocks it
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -68,6 +76,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(**{READING: True}), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -84,6 +95,20 @@ class Database:
             session.rollback()
             raise
         finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads, rolled back when the block ends. On SQLite its
+        transaction is a snapshot that takes no write lock: a long read (the live index
+        following every bank change) neither waits for a writer's transaction (a fetch
+        batch holds it for seconds) nor makes writers wait. It must not write: on SQLite a
+        write in it fails while another connection writes. PostgreSQL: a plain session."""
+        session = self._readers()
+        try:
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def dispose(self) -> None:

@@ -196,7 +196,7 @@ class MatchIndex:
         if pdq.watermark != frames.watermark:
             log.warning("index.file_rejected", extra={"reason": "watermarks differ"})
             return False
-        with self.db.session() as session:
+        with self.db.reading() as session:
             head = current_seq(session)
         if pdq.watermark > head:
             # The file saw changes this database never had (it was restored from a backup,
@@ -215,7 +215,7 @@ class MatchIndex:
         pdq_hashes: list[np.ndarray] = []
         frame_ids: list[int] = []
         frame_values: list[str] = []
-        with self.db.session() as session:
+        with self.db.reading() as session:
             watermark = current_seq(session)
             for rows in self._active_perceptual(session):
                 plain = [(r[0], r[2]) for r in rows if r[1] == SignalType.PDQ]
@@ -282,7 +282,7 @@ class MatchIndex:
     def sync(self) -> int:
         """Apply every bank change committed since the watermark; returns how many rows."""
         applied = 0
-        with self.db.session() as session:
+        with self.db.reading() as session:
             # Read the head first: a committed sequence number implies every smaller one is
             # committed (writers hold the head row's lock until they commit), so after
             # reading all rows up to at least ``head`` nothing below it can still appear.

@@ -78,7 +78,7 @@ class Applied:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Checked:
     record_id: str
     labels: list[str]

@@ -70,9 +70,10 @@ class SourceMalformed(SourceError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs three times as much
 class SourceRecord:
-    """One record of the source, as the bank should see it.
+    """One record of the source, as the bank should see it (made a million times in a
+    large fetch; treat it as immutable).
 
     ``signals`` are ``(signal_type, value)`` pairs in shieldwall's names, not yet validated;
     ``deleted`` means the source withdrew the record (its signals leave the bank unless

@@ -261,8 +261,9 @@ def _fresh_database(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def follow_main(args: argparse.Namespace) -> None:
-    """The live index, as a server process runs it: follow the database every
-    ``index_poll_seconds`` until ``--records`` PDQs are queryable; print when (wall clock)."""
+    """The live index, as a server process runs it: follow the database (every
+    ``index_poll_seconds``, more often while banks change: ``MatchIndex.poll_delay``) until
+    ``--records`` PDQs are queryable; print when (wall clock)."""
     import resource
 
     from shieldwall.db.engine import Database
@@ -274,7 +275,7 @@ def follow_main(args: argparse.Namespace) -> None:
     index.load()
     print("READY", flush=True)
     while len(index.pdq) < args.records:
-        time.sleep(settings.index_poll_seconds)
+        time.sleep(index.poll_delay())  # as the server's index thread waits
         index.sync()
     done = time.time()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -468,6 +469,8 @@ def floor_main(args: argparse.Namespace) -> None:
 
 
 def section(database: str, command: str, rows: list[tuple[Measured, Measured]]) -> str:
+    from shieldwall.matching.index import FOLLOW_SECONDS
+
     start, end = markers(database)
     lines = [
         start,
@@ -480,10 +483,12 @@ def section(database: str, command: str, rows: list[tuple[Measured, Measured]]) 
         "into its local store, then its index rebuild; time is the whole process. "
         "**shieldwall**: `run_fetch` into a bank (provenance rows, batch commits, events) "
         "while a second process follows the database as a server's live index does "
-        "(`MatchIndex`, polling every `index_poll_seconds`); time runs from the fetch's "
-        "start until that index holds every record (database setup excluded). CPU is the "
-        "fetching process's (for shieldwall including its setup; not the fake's, the "
-        "index follower's or PostgreSQL's). Peak memory: the fetching process's maximum "
+        "(`MatchIndex`, polling every `index_poll_seconds`, every "
+        f"{FOLLOW_SECONDS:g} s while banks change); time runs from the fetch's start until "
+        "that index holds every record "
+        "(database setup excluded). CPU: for pytx its process's; for shieldwall the "
+        "fetching process's and the index follower's together, including setup (not the "
+        "fake's or PostgreSQL's). Peak memory: the fetching process's maximum "
         "resident set; the index follower's is listed below (an index of N hashes needs "
         "memory for N hashes).",
         "",

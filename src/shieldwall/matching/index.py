@@ -5,8 +5,9 @@ Each server process keeps its own copy in memory and follows the database:
 * at start it loads the last saved index file (versioned and checksummed, see
   :mod:`shieldwall.core.index`) or rebuilds from the database, then catches up;
 * a background thread polls ``bank_entries.change_seq > watermark`` every
-  ``index_poll_seconds`` and applies additions, revivals and removals, so a change made
-  through any process is visible in every process within a few seconds;
+  ``index_poll_seconds`` (every :data:`FOLLOW_SECONDS` while banks are changing) and
+  applies additions, revivals and removals, so a change made through any process is
+  visible in every process within a few seconds;
 * bank settings (thresholds, kind, enabled) are re-read when a bank's ``change_seq`` moves.
 
 Readiness (``/readyz``) reports ``loading`` until the first load is done and ``stale`` when
@@ -51,6 +52,12 @@ _IS_PERCEPTUAL = _entries.c.signal_type.concat("").in_(PERCEPTUAL)
 #: vPDQ frames share one index; a frame's id is ``entry_id << FRAME_BITS | frame ordinal``.
 FRAME_BITS = 20
 _BATCH = 50_000
+#: While banks are changing (rows applied within the last ACTIVE_SECONDS: an exchange
+#: fetch or an import under way), the index polls this often instead of every
+#: ``index_poll_seconds``: what each batch commits is matched within a fraction of a
+#: second, not up to a whole poll later.
+FOLLOW_SECONDS = 0.25
+ACTIVE_SECONDS = 30.0
 
 
 class IndexState(StrEnum):
@@ -117,6 +124,8 @@ class MatchIndex:
         self.state = IndexState.STARTING
         self.error: str | None = None
         self.last_sync = 0.0
+        #: when a sync last applied rows (monotonic clock; see FOLLOW_SECONDS)
+        self.last_change = float("-inf")
         self._saved_watermark = -1
         self._last_save = 0.0
         # Guards swapping the two indexes and the bank table together; queries need no lock
@@ -161,7 +170,7 @@ class MatchIndex:
                 if self.state is not IndexState.READY:
                     self.state = IndexState.FAILED
                 log.exception("index.sync_failed")
-            self._stop.wait(self.settings.index_poll_seconds)
+            self._stop.wait(self.poll_delay())
 
     def load(self) -> None:
         """Load the saved index file, or rebuild from the database; then catch up."""
@@ -325,8 +334,17 @@ class MatchIndex:
             self.watermark = max(self.watermark, newest, head)
         self.last_sync = time.monotonic()
         if applied:
+            self.last_change = self.last_sync
             log.info("index.synced", extra={"rows": applied, "watermark": self.watermark})
         return applied
+
+    def poll_delay(self) -> float:
+        """Seconds until the next poll: :data:`FOLLOW_SECONDS` while banks are changing,
+        ``index_poll_seconds`` otherwise (whichever is shorter)."""
+        poll = self.settings.index_poll_seconds
+        if time.monotonic() - self.last_change < ACTIVE_SECONDS:
+            return min(poll, FOLLOW_SECONDS)
+        return poll
 
     def _apply(self, rows: Sequence[tuple[int, str, str, object, int]]) -> None:
         """Replace every changed entry: drop what it was, add it back unless removed.

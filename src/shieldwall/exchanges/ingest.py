@@ -306,22 +306,28 @@ def apply_records(
     in_bank: dict[Key, tuple[int, bool]] | None = None
     fresh: dict[Key, int] = {}
     probe = checked
+    inserts: list[tuple[str, Key, list[str]]] = []
     if first_load and exchange.type in SIGNAL_KEYED:
         new = {key: entry for c in checked if not c.deleted for key, entry in c.entries.items()}
         keys = sorted(new)  # the indexes are then written page after page (see below)
         fresh, in_bank = banks.add_new_entries(
             session, bank, [new[key] for key in keys], added_by=added_by, seq=seq, now=now
         )
-        probe = [c for c in checked if c.deleted or not in_bank.keys().isdisjoint(c.entries)]
+        probe = []
+        for c in checked:
+            if c.deleted or not in_bank.keys().isdisjoint(c.entries):
+                probe.append(c)
+            else:  # its signal was new to the bank: its only item is the one made now
+                stored = "" if c.key is not None else c.record_id
+                inserts.extend((stored, key, c.labels) for key in c.entries)
     existing = _items_of(session, exchange.id, bank.id, probe)
 
-    inserts: list[tuple[str, Key, list[str]]] = []
     changes: list[dict[str, Any]] = []
     touched: list[int] = []
     gone: dict[Key, int] = {}
     wanted: dict[Key, banks.NewEntry] = {}
     relabel: dict[Key, list[str]] = {}
-    for record in checked:
+    for record in probe:
         items = existing.get(record.record_id)
         have = {(row[3], row[4]): row for row in items} if items else {}
         for key, row in have.items():

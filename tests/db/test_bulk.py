@@ -15,6 +15,7 @@ from shieldwall.banks.changes import change_seq
 from shieldwall.banks.models import BankEntry
 from shieldwall.banks.schemas import BankCreate
 from shieldwall.core.access import Principal
+from shieldwall.db import bulk
 from shieldwall.db.engine import Database
 
 pytestmark = pytest.mark.db
@@ -259,3 +260,27 @@ def test_skipping_conflicts_is_refused_where_the_bulk_path_cannot(db: Database) 
         else [1] + [n for n in range(2, 1202) if n not in (12, 22, 702, 1152)]
     )
     assert values == [f"{n:032x}" for n in expected]
+
+
+def test_rows_read_from_the_driver_are_those_the_statement_selects(db: Database) -> None:
+    """``bulk.read_rows``: the same rows, in order, as SQLAlchemy's own reading, as plain
+    tuples -- with a bound value, an expanding IN list and a limit in the statement."""
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    with db.session() as session:
+        bank = service.create_bank(session, BankCreate(name="READ"), actor=Principal.system("t"))
+        seq = change_seq(session)
+        ids = repository.insert_entries(
+            session, [md5_row(bank.id, n, now, seq) for n in range(30)], returning=True
+        )
+        session.commit()
+        c = cast(Table, BankEntry.__table__).c
+        statement = (
+            select(c.id, c.signal_type, c.value)
+            .where(c.id > ids[4], c.value.in_([f"{n:032x}" for n in (1, 7, 8, 20, 29)]))
+            .order_by(c.id)
+            .limit(3)
+        )
+        read = bulk.read_rows(session, statement)
+        assert read == [tuple(r) for r in session.execute(statement).all()]
+    assert read == [(ids[n], "md5", f"{n:032x}") for n in (7, 8, 20)]
+    assert all(type(row) is tuple for row in read)

@@ -35,6 +35,7 @@ from shieldwall.config import Settings
 from shieldwall.core.errors import InvalidInput, ServiceUnavailable
 from shieldwall.core.index import PdqIndex
 from shieldwall.core.signals import SignalType, parse_vpdq
+from shieldwall.db import bulk
 from shieldwall.db.engine import Database
 
 log = logging.getLogger(__name__)
@@ -256,12 +257,13 @@ class MatchIndex:
         deleted = set(session.scalars(select(Bank.id).where(Bank.deleted_at.is_not(None))))
         last = 0
         while True:
-            rows = session.execute(
+            rows = bulk.read_rows(
+                session,
                 select(_entries.c.id, _entries.c.signal_type, _entries.c.value, _entries.c.bank_id)
                 .where(_entries.c.id > last, _entries.c.removed_at.is_(None), _IS_PERCEPTUAL)
                 .order_by(_entries.c.id)
-                .limit(_BATCH)
-            ).all()
+                .limit(_BATCH),
+            )
             if not rows:
                 return
             yield [(r[0], r[1], r[2]) for r in rows if r[3] not in deleted]
@@ -302,7 +304,8 @@ class MatchIndex:
             # read in its order, so each page costs its own rows, not the bank's
             last_seq, last_id = self.watermark + 1, 0
             while True:
-                rows = session.execute(
+                rows = bulk.read_rows(
+                    session,
                     select(
                         _entries.c.id,
                         _entries.c.signal_type,
@@ -316,8 +319,8 @@ class MatchIndex:
                         _IS_PERCEPTUAL,
                     )
                     .order_by(_entries.c.change_seq, _entries.c.id)
-                    .limit(_BATCH)
-                ).all()
+                    .limit(_BATCH),
+                )
                 if not rows:
                     break
                 self._apply(rows)

@@ -412,8 +412,9 @@ def floor_main(args: argparse.Namespace) -> None:
     for start in range(0, args.records, args.floor_batch):
         end = min(args.records, start + args.floor_batch)
         keys = sorted(pdq_for(i) for i in range(start, end))
-        # record ids as the StopNCII adapter makes them (signalType:value)
-        # ids given, as the ingest allocates them (the bank is empty: they start at 1)
+        # a StopNCII record is named after its hash (ImagePDQ:<hash>): as the fetch writes
+        # it, its item keeps record id '' and its entry no source_record_id; ids given, as
+        # the ingest allocates them (the bank is empty: they start at 1)
         entries = [
             (
                 start + n + 1,
@@ -423,7 +424,7 @@ def floor_main(args: argparse.Namespace) -> None:
                 k,
                 labels,
                 "exchange",
-                f"ImagePDQ:{k}",
+                None,
                 now,
                 "exchange:1",
                 now,
@@ -431,10 +432,7 @@ def floor_main(args: argparse.Namespace) -> None:
             )
             for n, k in enumerate(keys)
         ]
-        items = [
-            (exchange_id, f"ImagePDQ:{k}", start + n + 1, labels, now, now)
-            for n, k in enumerate(keys)
-        ]
+        items = [(exchange_id, "", start + n + 1, labels, now, now) for n in range(len(keys))]
         if pg:
             with driver.cursor() as cur:
                 for table, cols, rows in (

@@ -51,6 +51,9 @@ def test_canonical_body_is_compact_sorted_utf8() -> None:
         (f"t={NOW}", BODY, SECRET, "no v1 signature"),
         (f"t=soon,v1={'0' * 64}", BODY, SECRET, "timestamp is malformed"),
         (sign(BODY, SECRET, timestamp=NOW), BODY + b" ", SECRET, "no signature matches"),
+        # not ASCII: a wrong signature, not a TypeError from the comparison
+        (f"t={NOW},v1={'é' * 64}", BODY, SECRET, "no signature matches"),
+        (f"t={NOW},v1=\udcff", BODY, SECRET, "no signature matches"),
         (sign(BODY, SECRET, timestamp=NOW), BODY, "another secret", "no signature matches"),
         (
             sign(BODY, SECRET, timestamp=NOW).replace(f"t={NOW}", f"t={NOW + 1}"),

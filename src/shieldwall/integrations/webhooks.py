@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 
 from shieldwall import __version__
+from shieldwall.core.tokens import same_token
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
@@ -148,7 +149,7 @@ def verify(
             f"(tolerance {tolerance_s} s): a stale or replayed request"
         )
     expected = _digest(_key(secret), timestamp, body)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+    if not any(same_token(expected, candidate) for candidate in signatures):
         raise SignatureError("no signature matches (wrong secret, or the body was changed)")
     return timestamp
 

@@ -33,6 +33,7 @@ from shieldwall.core.access import Scope
 from shieldwall.core.errors import NotFound, ShieldwallError
 from shieldwall.core.hashing import detect_media
 from shieldwall.core.signals import MediaKind
+from shieldwall.core.tokens import same_token
 from shieldwall.media import service as media
 from shieldwall.media.models import MediaObject
 from shieldwall.web.render import render
@@ -76,10 +77,7 @@ def reveal_token(request: Request, case_id: int, media_id: int) -> str:
 
 
 def _check_token(request: Request, case_id: int, media_id: int, token: str) -> None:
-    # compare_digest raises TypeError on non-ASCII text; a real token is hex
-    if not token.isascii() or not hmac.compare_digest(
-        reveal_token(request, case_id, media_id), token
-    ):
+    if not same_token(reveal_token(request, case_id, media_id), token):
         raise WebForbidden(
             "this reveal link is not from your current session: nothing was shown. Open the "
             "case page and use its Reveal button",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from shieldwall.api.deps import DbSession
 from shieldwall.config import Settings
 from shieldwall.core.access import Principal, Scope
+from shieldwall.core.tokens import same_token
 from shieldwall.users import service as users
 from shieldwall.users.models import User
 
@@ -102,16 +103,13 @@ async def verify_csrf(request: Request) -> None:
     """Refuse a form POST without a valid token or from another origin."""
     form = await request.form()
     sent = form.get("csrf_token", "")
-    # A real token is hex; anything else (an upload, non-ASCII text, which
-    # compare_digest refuses with a TypeError) is simply a wrong token.
-    token = sent if isinstance(sent, str) and sent.isascii() else ""
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not _same_origin(request):
         raise WebForbidden("this form was not sent from a shieldwall page; reload and try again")
     session_token = request.cookies.get(SESSION_COOKIE, "")
     message = f"{cookie}|{session_token}".encode()
     expected = hmac.new(_secret(request), message, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, token):
+    if not same_token(expected, sent):
         raise WebForbidden(
             "this form was already sent, or its security token is missing or stale: "
             "nothing was done. Open the page again and retry"

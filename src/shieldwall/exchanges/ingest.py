@@ -90,6 +90,10 @@ class _Checked:
     #: through its entry) and the entry it adds has no ``source_record_id``.
     key: Key | None = None
 
+    def item_record_id(self, key: Key) -> str:
+        """The record id its provenance item of ``key`` keeps (see :attr:`key`)."""
+        return "" if key == self.key else self.record_id
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -318,8 +322,7 @@ def apply_records(
             if c.deleted or not in_bank.keys().isdisjoint(c.entries):
                 probe.append(c)
             else:  # its signal was new to the bank: its only item is the one made now
-                stored = "" if c.key is not None else c.record_id
-                inserts.extend((stored, key, c.labels) for key in c.entries)
+                inserts.extend((c.item_record_id(key), key, c.labels) for key in c.entries)
     existing = _items_of(session, exchange.id, bank.id, probe)
 
     changes: list[dict[str, Any]] = []
@@ -346,9 +349,7 @@ def apply_records(
                 touched.append(item_id)
         for key, entry in record.entries.items():
             if key not in have:
-                # a record named after its signal is found through its entry (see _Checked)
-                stored = "" if key == record.key else record.record_id
-                inserts.append((stored, key, record.labels))
+                inserts.append((record.item_record_id(key), key, record.labels))
                 wanted[key] = entry
 
     entry_ids: dict[Key, int] = dict(fresh)

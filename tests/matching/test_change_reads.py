@@ -253,14 +253,16 @@ def test_a_bank_made_while_the_index_syncs_is_known_once_its_entries_count(
 def test_the_live_index_polls_often_while_banks_change_and_slowly_otherwise(
     db: Database, index: MatchIndex, settings: Settings
 ) -> None:
+    # the fixture's index made the banks; this one polls every 2 s (the tests' 0.1 s is
+    # shorter than FOLLOW_SECONDS)
     poll = 2.0
-    index = MatchIndex(db, settings.model_copy(update={"index_poll_seconds": poll}))
-    index.sync()
-    assert index.poll_delay() == poll  # nothing changed yet
+    follower = MatchIndex(db, settings.model_copy(update={"index_poll_seconds": poll}))
+    follower.sync()
+    assert follower.poll_delay() == poll  # nothing changed yet
     add(db, [pdq(1)])
-    assert index.sync() == 1
-    assert index.poll_delay() == index_module.FOLLOW_SECONDS  # a fetch may be streaming in
-    assert index.sync() == 0  # a quiet poll in between keeps it following closely
-    assert index.poll_delay() == index_module.FOLLOW_SECONDS
-    index.last_change -= index_module.ACTIVE_SECONDS + 1  # long quiet
-    assert index.poll_delay() == poll
+    assert follower.sync() == 1
+    assert follower.poll_delay() == index_module.FOLLOW_SECONDS  # a fetch may stream in
+    assert follower.sync() == 0  # a quiet poll in between keeps it following closely
+    assert follower.poll_delay() == index_module.FOLLOW_SECONDS
+    follower.last_change -= index_module.ACTIVE_SECONDS + 1  # long quiet
+    assert follower.poll_delay() == poll

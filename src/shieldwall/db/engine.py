@@ -43,10 +43,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # Let SQLAlchemy's "begin" event, not the driver, start transactions.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            # takes effect only on a new database (before its first table): bigger pages
-            # hold more of the 64-character keys banks index, so a large fetch splits and
-            # rewrites fewer of them (a million-record fetch's database work alone: 4 KiB
-            # pages 9.2 s, 8 KiB 7.7 s; benchmarks/exchange_ingest.py's floor)
+            # takes effect only on a new database (before its first table). The database
+            # work of a million-record fetch alone (benchmarks/exchange_ingest.py's floor,
+            # one run each): 9.2 s with 4 KiB pages, 7.7 s with 8 KiB; the whole fetch
+            # showed no change beyond noise
             cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -103,7 +103,8 @@ class Database:
         transaction is a snapshot that takes no write lock: a long read (the live index
         following every bank change) neither waits for a writer's transaction (a fetch
         batch holds it for seconds) nor makes writers wait. It must not write: on SQLite a
-        write in it fails while another connection writes. PostgreSQL: a plain session."""
+        write in it fails ("database is locked") once another connection has committed
+        since it began reading. PostgreSQL: a plain session."""
         session = self._readers()
         try:
             yield session

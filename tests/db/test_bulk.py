@@ -142,7 +142,8 @@ def test_ids_allocated_ahead_follow_earlier_rows(db: Database) -> None:
 def test_new_entries_go_in_and_values_the_bank_holds_are_left_as_they_are(db: Database) -> None:
     """``add_new_entries`` (a first fetch's path): values new to the bank are inserted with
     ids read back; a value held live or removed is untouched and reported with its id (on
-    SQLite the insert skips it by the unique index; PostgreSQL looks it up first)."""
+    SQLite the insert skips it by the unique index; on PostgreSQL the COPY fails on it, is
+    rolled back to its savepoint and every value is looked up first)."""
     from shieldwall.banks.schemas import EntrySource
 
     now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -284,3 +285,81 @@ def test_rows_read_from_the_driver_are_those_the_statement_selects(db: Database)
         assert read == [tuple(r) for r in session.execute(statement).all()]
     assert read == [(ids[n], "md5", f"{n:032x}") for n in (7, 8, 20)]
     assert all(type(row) is tuple for row in read)
+
+
+def test_a_batch_of_new_values_is_inserted_without_looking_any_up(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The common case of a first fetch: no value of the batch is in the bank, so none is
+    looked up; once one is, only PostgreSQL (whose COPY cannot skip it) looks them all up,
+    and nothing of its failed COPY is kept."""
+    from shieldwall.banks.schemas import EntrySource
+
+    looked_up: list[list[tuple[str, str]]] = []
+    real = repository.find_existing
+
+    def spy(session: object, bank_id: int, keys: object) -> object:
+        looked_up.append(list(keys))  # type: ignore[call-overload]
+        return real(session, bank_id, looked_up[-1])  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repository, "find_existing", spy)
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    with db.session() as session:
+        bank = service.create_bank(session, BankCreate(name="FIRST"), actor=Principal.system("t"))
+
+        def entries(*numbers: int) -> list[service.NewEntry]:
+            return [
+                service.validate_entry(bank, "md5", f"{n:032x}", source=EntrySource.EXCHANGE)
+                for n in numbers
+            ]
+
+        seq = change_seq(session)
+        fresh, existing = service.add_new_entries(
+            session, bank, entries(1, 2, 3), added_by="t", seq=seq, now=now
+        )
+        assert existing == {}
+        assert [keys for keys in looked_up if keys] == []
+        session.commit()
+
+        seq = change_seq(session)
+        again, existing = service.add_new_entries(
+            session, bank, entries(4, 2, 5), added_by="t", seq=seq, now=now
+        )
+        session.commit()
+        assert set(again) == {("md5", f"{4:032x}"), ("md5", f"{5:032x}")}
+        assert existing == {("md5", f"{2:032x}"): (fresh[("md5", f"{2:032x}")], False)}
+        wanted = [("md5", f"{2:032x}")]
+        if db.engine.dialect.name == "postgresql":
+            wanted = [("md5", f"{n:032x}") for n in (4, 2, 5)]
+        assert [keys for keys in looked_up if keys] == [wanted]
+        stored = session.execute(
+            select(BankEntry.id, BankEntry.value).where(BankEntry.bank_id == bank.id)
+        ).all()
+    assert sorted(value for _, value in stored) == [f"{n:032x}" for n in range(1, 6)]
+    assert {entry_id for entry_id, _ in stored} == {*fresh.values(), *again.values()}
+
+
+def test_a_copy_that_breaks_a_unique_constraint_names_it(db: Database) -> None:
+    """PostgreSQL: a bulk insert (COPY) of a value the bank holds raises UniqueConflict with
+    the constraint's name, and a rollback to a savepoint taken before it keeps none of its
+    rows. SQLite's statements raise the driver's integrity error (its bulk path skips
+    conflicts where asked instead)."""
+    from sqlalchemy.exc import IntegrityError
+
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    with db.session() as session:
+        bank = service.create_bank(session, BankCreate(name="DUP"), actor=Principal.system("t"))
+        seq = change_seq(session)
+        repository.insert_entries(session, [md5_row(bank.id, 1, now, seq)])
+        table = cast(Table, BankEntry.__table__)
+        rows = [md5_row(bank.id, n, now, seq) for n in (2, 3, 1, 4)]
+        error: type[Exception] = bulk.UniqueConflict
+        if db.engine.dialect.name != "postgresql":
+            error = IntegrityError
+        with pytest.raises(error) as raised, session.begin_nested():
+            bulk.insert_rows(session, table, repository.INSERT_COLUMNS, rows)
+        if isinstance(raised.value, bulk.UniqueConflict):
+            assert raised.value.constraint == "uq_bank_entries_value"
+        session.commit()
+        values = session.scalars(select(BankEntry.value).where(BankEntry.bank_id == bank.id))
+        assert list(values) == [f"{1:032x}"]

@@ -38,6 +38,7 @@ from shieldwall.banks.schemas import (
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import Conflict, InvalidInput, NotFound
 from shieldwall.core.signals import SignalType, normalise
+from shieldwall.db import bulk
 from shieldwall.db.base import as_utc, utcnow
 
 PRINCIPLES = (1,)
@@ -409,18 +410,23 @@ def add_new_entries(
     For a large first fetch into a bank, where nearly every value is new: SQLite inserts
     them all in one statement that skips the taken values, then looks up only those -- one
     index probe per value instead of two. PostgreSQL's bulk insert (COPY) cannot skip a
-    conflict, so every key is looked up first. The caller took ``seq`` from
+    conflict: it copies them all in a savepoint, and only if a value is taken (the COPY
+    fails on it) rolls back and looks every key up first. The caller took ``seq`` from
     :func:`change_seq` (which holds the write lock)."""
     keys = [entry.key for entry in entries]
     bank_id = bank.id
     if session.get_bind().dialect.name == "postgresql":
+        rows = [_insert_row(bank_id, entry, added_by, now, seq) for entry in entries]
+        try:
+            with session.begin_nested():
+                ids = repository.insert_entries(session, rows, returning=True)
+        except bulk.UniqueConflict:
+            pass  # some value is in the bank already (a copy stops at the first one)
+        else:
+            return dict(zip(keys, ids, strict=True)), {}
         existing = repository.find_existing(session, bank.id, keys)
         new = [n for n, key in enumerate(keys) if key not in existing]
-        ids = repository.insert_entries(
-            session,
-            [_insert_row(bank_id, entries[n], added_by, now, seq) for n in new],
-            returning=True,
-        )
+        ids = repository.insert_entries(session, [rows[n] for n in new], returning=True)
         return {keys[n]: entry_id for n, entry_id in zip(new, ids, strict=True)}, existing
     got = repository.insert_entries_skipping(
         session, [_insert_row(bank_id, entry, added_by, now, seq) for entry in entries]

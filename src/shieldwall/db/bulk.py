@@ -22,6 +22,19 @@ from sqlalchemy import JSON, Select, Table
 from sqlalchemy.orm import Session
 
 Processor = Callable[[Any], Any] | None
+#: SQLSTATE of a unique constraint's violation.
+_UNIQUE_VIOLATION = "23505"
+
+
+class UniqueConflict(Exception):
+    """A bulk insert (PostgreSQL's COPY) met a row that breaks a unique constraint; nothing
+    of it is kept once the caller rolls back (e.g. to a savepoint taken before it)."""
+
+    def __init__(self, constraint: str | None) -> None:
+        super().__init__(f"a row breaks the unique constraint {constraint or '(unnamed)'}")
+        self.constraint = constraint
+
+
 #: COPY text format escapes (backslash first).
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 #: Rows buffered per write to the COPY stream.
@@ -141,11 +154,13 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
         sequence = connection.exec_driver_sql(
             "SELECT pg_get_serial_sequence(%(table)s, 'id')", {"table": table.name}
         ).scalar_one()
+        # one array, not a row per id (the driver reads it in C)
         found = connection.exec_driver_sql(
-            "SELECT nextval(%(sequence)s::regclass) FROM generate_series(1, %(count)s)",
+            "SELECT array_agg(n ORDER BY n) FROM (SELECT nextval(%(sequence)s::regclass) AS n "
+            "FROM generate_series(1, %(count)s)) AS taken",
             {"sequence": sequence, "count": count},
-        ).scalars()
-        return sorted(int(i) for i in found)
+        ).scalar_one()
+        return list(found)
     last = connection.exec_driver_sql(
         f"SELECT max(id) FROM {table.name}"  # noqa: S608 - our table's name
     ).scalar()
@@ -186,9 +201,18 @@ def _copy_rows(
     assert driver is not None
     names = ", ".join(columns)
     lines = list(map("\t".join, zip(*texts, strict=True)))
-    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for start in range(0, len(lines), _COPY_CHUNK):
-            copy.write("\n".join(lines[start : start + _COPY_CHUNK]) + "\n")
+    try:
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+        ):
+            for start in range(0, len(lines), _COPY_CHUNK):
+                copy.write("\n".join(lines[start : start + _COPY_CHUNK]) + "\n")
+    except Exception as error:
+        if getattr(error, "sqlstate", None) == _UNIQUE_VIOLATION:
+            diag = getattr(error, "diag", None)
+            raise UniqueConflict(getattr(diag, "constraint_name", None)) from error
+        raise
     return len(lines)
 
 

@@ -294,10 +294,10 @@ def apply_records(
     ``first_load``: the exchange had no provenance items when this run began, and is of a
     :data:`SIGNAL_KEYED` type. Then a record can only have items this run wrote, each for
     the record's own signal, whose entry is in the bank. So the values the bank lacks are
-    inserted first (:func:`~shieldwall.banks.service.add_new_entries`: on SQLite without
-    looking them up), and the items are read only of records whose signal the bank already
-    held (or that are deleted) -- on a large first fetch, one index probe per record
-    instead of three."""
+    inserted first (:func:`~shieldwall.banks.service.add_new_entries`: without looking
+    them up, unless the bank holds one of them), and the items are read only of records
+    whose signal the bank already held (or that are deleted) -- on a large first fetch,
+    one index probe per record instead of three."""
     result = Applied(records=len(records) + len(rejected) + skipped, skipped=skipped)
     rules = Rules.of(bank, exchange)
     if prechecked is None or prechecked.rules != rules:

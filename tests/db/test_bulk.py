@@ -338,6 +338,32 @@ def test_a_batch_of_new_values_is_inserted_without_looking_any_up(
     assert sorted(value for _, value in stored) == [f"{n:032x}" for n in range(1, 6)]
     assert {entry_id for entry_id, _ in stored} == {*fresh.values(), *again.values()}
 
+    # told to look first, PostgreSQL looks every value up before its one COPY
+    copies: list[int] = []
+    real_insert = repository.insert_entries
+
+    def insert_spy(session: object, rows: list[object], **kwargs: object) -> object:
+        copies.append(len(rows))
+        return real_insert(session, rows, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repository, "insert_entries", insert_spy)
+    looked_up.clear()
+    with db.session() as session:
+        bank = session.merge(bank)
+        seq = change_seq(session)
+        third, existing = service.add_new_entries(
+            session, bank, entries(6, 1, 7), added_by="t", seq=seq, now=now, look_first=True
+        )
+        session.commit()
+    assert set(third) == {("md5", f"{6:032x}"), ("md5", f"{7:032x}")}
+    assert existing == {("md5", f"{1:032x}"): (fresh[("md5", f"{1:032x}")], False)}
+    if db.engine.dialect.name == "postgresql":
+        assert copies == [2]
+        assert [keys for keys in looked_up if keys] == [[("md5", f"{n:032x}") for n in (6, 1, 7)]]
+    else:  # SQLite's insert skips the held value whatever it is told
+        assert copies == []
+        assert [keys for keys in looked_up if keys] == [[("md5", f"{1:032x}")]]
+
 
 def test_a_copy_that_breaks_a_unique_constraint_names_it(db: Database) -> None:
     """PostgreSQL: a bulk insert (COPY) of a value the bank holds raises UniqueConflict with

@@ -261,12 +261,25 @@ def test_a_first_load_reads_the_items_only_of_records_the_bank_already_holds(
         return real(session, exchange_id, bank_id, records)
 
     monkeypatch.setattr(ingest, "_items_of", spy)
+    looked_first: list[bool] = []
+    real_add = banks.add_new_entries
+
+    def add_spy(*args: Any, look_first: bool = False, **kwargs: Any) -> Any:
+        looked_first.append(look_first)
+        return real_add(*args, look_first=look_first, **kwargs)
+
+    monkeypatch.setattr(banks, "add_new_entries", add_spy)
     monkeypatch.setattr(runner, "CHUNK_RECORDS", 10)
     run = fetch(name, batch_records=10)
     assert run.status == "succeeded", run.error
     assert sorted(r for batch in probed for r in batch) == sorted(
         f"ImagePDQ:{pdqs[i]}" for i in (3, 5, 7)
     )
+    # the first batch met the hash added by hand: the later ones look their values up
+    # before inserting them (on PostgreSQL; SQLite's insert skips held values either way)
+    assert looked_first[0] is False
+    assert len(looked_first) > 1
+    assert all(looked_first[1:])
     assert run.added == 29  # 30 hashes, one already in the bank
     assert run.removed == 1
     live = live_values(db, bank.id)

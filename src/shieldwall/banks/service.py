@@ -401,6 +401,7 @@ def add_new_entries(
     added_by: str,
     seq: int,
     now: datetime,
+    look_first: bool = False,
 ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], tuple[int, bool]]]:
     """Insert those of ``entries`` (each of its own key) whose value the bank does not hold,
     live or removed; the others are left as they are. Returns ``({key: new id}, existing)``
@@ -411,19 +412,22 @@ def add_new_entries(
     them all in one statement that skips the taken values, then looks up only those -- one
     index probe per value instead of two. PostgreSQL's bulk insert (COPY) cannot skip a
     conflict: it copies them all in a savepoint, and only if a value is taken (the COPY
-    fails on it) rolls back and looks every key up first. The caller took ``seq`` from
+    fails on it) rolls back and looks every key up first -- or looks them up at once with
+    ``look_first``, for a caller that has met values the bank holds (a failed COPY wrote
+    up to the first of them for nothing). The caller took ``seq`` from
     :func:`change_seq` (which holds the write lock)."""
     keys = [entry.key for entry in entries]
     bank_id = bank.id
     if session.get_bind().dialect.name == "postgresql":
         rows = [_insert_row(bank_id, entry, added_by, now, seq) for entry in entries]
-        try:
-            with session.begin_nested():
-                ids = repository.insert_entries(session, rows, returning=True)
-        except bulk.UniqueConflict:
-            pass  # some value is in the bank already (a copy stops at the first one)
-        else:
-            return dict(zip(keys, ids, strict=True)), {}
+        if not look_first:
+            try:
+                with session.begin_nested():
+                    ids = repository.insert_entries(session, rows, returning=True)
+            except bulk.UniqueConflict:
+                pass  # some value is in the bank already (a copy stops at the first one)
+            else:
+                return dict(zip(keys, ids, strict=True)), {}
         existing = repository.find_existing(session, bank.id, keys)
         new = [n for n, key in enumerate(keys) if key not in existing]
         ids = repository.insert_entries(session, [rows[n] for n in new], returning=True)

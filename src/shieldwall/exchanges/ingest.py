@@ -62,6 +62,8 @@ class Applied:
     removed: int = 0
     quarantined: int = 0
     skipped: int = 0
+    #: Of a first load: values the bank already held (not a count of the run's report).
+    held: int = 0
 
     def add(self, other: Applied) -> None:
         for name in ("records", "added", "updated", "removed", "quarantined", "skipped"):
@@ -284,6 +286,7 @@ def apply_records(
     skipped: int = 0,
     prechecked: Checked | None = None,
     first_load: bool = False,
+    look_first: bool = False,
 ) -> Applied:
     """Apply one batch (see the module docstring); ``rejected`` are records the adapter
     already refused. ``prechecked`` is :func:`check_records` of ``records`` done earlier;
@@ -297,7 +300,9 @@ def apply_records(
     inserted first (:func:`~shieldwall.banks.service.add_new_entries`: without looking
     them up, unless the bank holds one of them), and the items are read only of records
     whose signal the bank already held (or that are deleted) -- on a large first fetch,
-    one index probe per record instead of three."""
+    one index probe per record instead of three. ``look_first``: look the values up before
+    inserting even on PostgreSQL (see ``add_new_entries``); the result's ``held`` says how
+    many of a first load's values the bank held."""
     result = Applied(records=len(records) + len(rejected) + skipped, skipped=skipped)
     rules = Rules.of(bank, exchange)
     if prechecked is None or prechecked.rules != rules:
@@ -315,8 +320,15 @@ def apply_records(
         new = {key: entry for c in checked if not c.deleted for key, entry in c.entries.items()}
         keys = sorted(new)  # the indexes are then written page after page (see below)
         fresh, in_bank = banks.add_new_entries(
-            session, bank, [new[key] for key in keys], added_by=added_by, seq=seq, now=now
+            session,
+            bank,
+            [new[key] for key in keys],
+            added_by=added_by,
+            seq=seq,
+            now=now,
+            look_first=look_first,
         )
+        result.held = len(in_bank)
         probe = []
         for c in checked:
             if c.deleted or not in_bank.keys().isdisjoint(c.entries):

@@ -289,6 +289,8 @@ class FetchRun:
         self._buffer = _Buffer()
         self.totals = ingest.Applied()
         self._first_load = False
+        #: a first load met values the bank holds: look them up before inserting from now on
+        self._look_first = False
         self.pages = 0
         self.exchange_id = 0
         self.run_id = 0
@@ -492,7 +494,9 @@ class FetchRun:
                     skipped=buffer.skipped,
                     prechecked=buffer.checked,
                     first_load=self._first_load,
+                    look_first=self._look_first,
                 )
+                self._look_first = self._look_first or applied.held > 0
                 buffer.release()
                 batch.applied.add(applied)
             batch.records += size

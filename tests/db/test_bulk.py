@@ -79,8 +79,21 @@ def test_bulk_rows_read_back_as_written(db: Database) -> None:
 
 
 def test_many_rows_go_in_whole_statements_and_a_remainder(db: Database) -> None:
-    """More rows than one statement carries: every row stored once, with its own values."""
+    """More rows than one SQLite statement (500) or one part of a PostgreSQL COPY (2,000)
+    carries: every row stored once, with its own values -- text COPY must escape and
+    objects shared by many rows included, on either side of a part's end."""
     now = datetime(2026, 11, 29, tzinfo=UTC)
+    shared = ["SHARED"]
+    count = 4567
+
+    def record_id(n: int) -> str | None:
+        if n % 997 == 0:
+            return AWKWARD[n // 997 % len(AWKWARD)] + str(n)
+        return None if n % 7 == 0 else f"r{n}"
+
+    def labels(n: int) -> list[str]:
+        return shared if n % 5 == 0 else [f"L{n % 3}"]
+
     with db.session() as session:
         bank = service.create_bank(session, BankCreate(name="MANY"), actor=Principal.system("t"))
         seq = change_seq(session)
@@ -90,10 +103,10 @@ def test_many_rows_go_in_whole_statements_and_a_remainder(db: Database) -> None:
                 "md5",
                 f"{n:032x}",
                 f"{n:032x}",
-                n,
-                [f"L{n % 3}"],
+                None if n % 11 == 0 else n,
+                labels(n),
                 "manual",
-                f"r{n}",
+                record_id(n),
                 now,
                 "t",
                 now + timedelta(seconds=n),
@@ -101,7 +114,7 @@ def test_many_rows_go_in_whole_statements_and_a_remainder(db: Database) -> None:
                 None,
                 seq,
             )
-            for n in range(1234)
+            for n in range(count)
         ]
         ids = repository.insert_entries(session, rows, returning=True)
         session.commit()
@@ -119,7 +132,14 @@ def test_many_rows_go_in_whole_statements_and_a_remainder(db: Database) -> None:
         ).all()
     assert [r[0] for r in stored] == ids
     assert [tuple(r[1:]) for r in stored] == [
-        (f"{n:032x}", n, [f"L{n % 3}"], f"r{n}", now + timedelta(seconds=n)) for n in range(1234)
+        (
+            f"{n:032x}",
+            None if n % 11 == 0 else n,
+            labels(n),
+            record_id(n),
+            now + timedelta(seconds=n),
+        )
+        for n in range(count)
     ]
 
 

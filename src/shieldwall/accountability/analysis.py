@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 from shieldwall.accountability import repository
 from shieldwall.accountability.audit import CompanyAudit, Figure, NcmecLine, audit_company
 from shieldwall.accountability.models import Commitment, Company, Disclosure, Statement
-from shieldwall.accountability.schemas import CommitmentKind, Metric, Unit, Verdict
+from shieldwall.accountability.schemas import (
+    CommitmentKind,
+    Metric,
+    Unit,
+    Verdict,
+    quarter_label,
+)
 
 VOLUNTARY_PRINCIPLES = "Voluntary Principles"
 TECH_COALITION = "Technology Coalition"
@@ -283,6 +289,6 @@ def _gaps(periods: list[tuple[date, str, str]]) -> list[str]:
     year, q = lo
     while (year, q) <= hi:
         if (year, q) not in covered:
-            out.append(f"{year:04d}-Q{q}")
+            out.append(quarter_label(year, q))
         year, q = (year, q + 1) if q < 4 else (year + 1, 1)
     return out

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from shieldwall.accountability.schemas import Granularity, Verdict
+from shieldwall.accountability.schemas import Granularity, Verdict, quarter_label
 
 #: Preferred order for tiling a year: the coarsest periods first.
 _TILE_ORDER = (Granularity.HALF, Granularity.QUARTER, Granularity.MONTH)
@@ -110,7 +110,7 @@ def year_total(figures: Iterable[Figure], year: int) -> YearTotal:
                     chosen.append(f)
                     covered |= f.months
         total.missing = [
-            f"{year:04d}-Q{q}"
+            quarter_label(year, q)
             for q in range(1, 5)
             if not set(range(3 * q - 2, 3 * q + 1)) <= covered
         ]

@@ -114,6 +114,11 @@ _PERIOD = re.compile(
 )
 
 
+def quarter_label(year: int, n: int) -> str:
+    """How a quarter is written everywhere: ``2024-Q3``."""
+    return f"{year:04d}-Q{n}"
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Period:
     """A calendar period: a year, half-year, quarter or month (or any date range)."""
@@ -161,7 +166,7 @@ class Period:
 
     @classmethod
     def quarter(cls, year: int, n: int) -> Period:
-        return cls.of_months(year, 3 * n - 2, 3 * n, Granularity.QUARTER, f"{year:04d}-Q{n}")
+        return cls.of_months(year, 3 * n - 2, 3 * n, Granularity.QUARTER, quarter_label(year, n))
 
     @classmethod
     def month(cls, year: int, n: int) -> Period:

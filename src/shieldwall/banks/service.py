@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shieldwall.audit import service as audit
@@ -38,7 +39,6 @@ from shieldwall.banks.schemas import (
 from shieldwall.core.access import Principal
 from shieldwall.core.errors import Conflict, InvalidInput, NotFound
 from shieldwall.core.signals import SignalType, normalise
-from shieldwall.db import bulk
 from shieldwall.db.base import as_utc, utcnow
 
 PRINCIPLES = (1,)
@@ -417,14 +417,13 @@ def add_new_entries(
     up to the first of them for nothing). The caller took ``seq`` from
     :func:`change_seq` (which holds the write lock)."""
     keys = [entry.key for entry in entries]
-    bank_id = bank.id
+    rows = [_insert_row(bank.id, entry, added_by, now, seq) for entry in entries]
     if session.get_bind().dialect.name == "postgresql":
-        rows = [_insert_row(bank_id, entry, added_by, now, seq) for entry in entries]
         if not look_first:
             try:
                 with session.begin_nested():
                     ids = repository.insert_entries(session, rows, returning=True)
-            except bulk.UniqueConflict:
+            except IntegrityError:
                 pass  # some value is in the bank already (a copy stops at the first one)
             else:
                 return dict(zip(keys, ids, strict=True)), {}
@@ -432,9 +431,7 @@ def add_new_entries(
         new = [n for n, key in enumerate(keys) if key not in existing]
         ids = repository.insert_entries(session, [rows[n] for n in new], returning=True)
         return {keys[n]: entry_id for n, entry_id in zip(new, ids, strict=True)}, existing
-    got = repository.insert_entries_skipping(
-        session, [_insert_row(bank_id, entry, added_by, now, seq) for entry in entries]
-    )
+    got = repository.insert_entries_skipping(session, rows)
     fresh = {key: entry_id for key, entry_id in zip(keys, got, strict=True) if entry_id is not None}
     taken = [key for key, entry_id in zip(keys, got, strict=True) if entry_id is None]
     return fresh, repository.find_existing(session, bank.id, taken)

@@ -19,22 +19,10 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import JSON, Select, Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 Processor = Callable[[Any], Any] | None
-#: SQLSTATE of a unique constraint's violation.
-_UNIQUE_VIOLATION = "23505"
-
-
-class UniqueConflict(Exception):
-    """A bulk insert (PostgreSQL's COPY) met a row that breaks a unique constraint; nothing
-    of it is kept once the caller rolls back (e.g. to a savepoint taken before it)."""
-
-    def __init__(self, constraint: str | None) -> None:
-        super().__init__(f"a row breaks the unique constraint {constraint or '(unnamed)'}")
-        self.constraint = constraint
-
-
 #: COPY text format escapes (backslash first).
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 #: Rows buffered per write to the COPY stream.
@@ -199,20 +187,17 @@ def _copy_rows(
     ]
     driver = connection.connection.driver_connection
     assert driver is not None
-    names = ", ".join(columns)
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     lines = list(map("\t".join, zip(*texts, strict=True)))
+    driver_error = connection.dialect.loaded_dbapi.Error
     try:
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
-        ):
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for start in range(0, len(lines), _COPY_CHUNK):
                 copy.write("\n".join(lines[start : start + _COPY_CHUNK]) + "\n")
-    except Exception as error:
-        if getattr(error, "sqlstate", None) == _UNIQUE_VIOLATION:
-            diag = getattr(error, "diag", None)
-            raise UniqueConflict(getattr(diag, "constraint_name", None)) from error
-        raise
+    except driver_error as error:
+        # wrapped as SQLAlchemy wraps any statement's (a value taken: IntegrityError), so
+        # callers handle a COPY's failure as they handle an INSERT's
+        raise DBAPIError.instance(statement, None, error, driver_error) from error
     return len(lines)
 
 

@@ -452,9 +452,10 @@ def floor_main(args: argparse.Namespace) -> None:
                 ("bank_entries", entry_cols, entries),
                 ("exchange_items", item_cols, items),
             ):  # as many rows per statement as the fetch sends
-                per = bulk.rows_per_statement(driver, len(rows[0]))
+                shared, own = bulk.split_shared(list(zip(*rows, strict=True)))
+                per = bulk.rows_per_statement(driver, len(own[0]), shared=len(shared))
                 head = f"INSERT INTO {table} ({cols}) VALUES "  # noqa: S608 - our names
-                for statement, parameters in bulk.sqlite_statements(head, rows, per):
+                for statement, parameters in bulk.sqlite_statements(head, own, per, shared=shared):
                     driver.executemany(statement, parameters)
             driver.execute("COMMIT")
     elapsed = time.monotonic() - started

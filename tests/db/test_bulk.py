@@ -409,3 +409,54 @@ def test_a_bulk_insert_of_a_value_the_bank_holds_is_an_integrity_error(db: Datab
         session.commit()
         values = session.scalars(select(BankEntry.value).where(BankEntry.bank_id == bank.id))
         assert list(values) == [f"{1:032x}"]
+
+
+def test_values_every_row_has_are_bound_once_per_statement() -> None:
+    """SQLite statements name a shared value once (``?1``) in every row: each execution binds
+    it once and the rows only their own values, and the rows read back whole."""
+    import sqlite3
+
+    rows = [(n, f"v{n}") for n in range(1234)]  # id, value; bank 7 and kind "x" shared
+    statements = bulk.sqlite_statements(
+        "INSERT INTO t (bank, id, kind, value) VALUES ", rows, 500, shared={0: 7, 2: "x"}
+    )
+    assert [len(params) for _, params in statements] == [2, 1]  # 2 x 500 rows, then 234
+    whole, rest = statements
+    assert all(len(p) == 2 + 500 * 2 and p[:2] == (7, "x") for p in whole[1])
+    assert len(rest[1][0]) == 2 + 234 * 2
+    assert whole[0].count("?1,") == 500
+    assert "(?1, ?3, ?2, ?4), (?1, ?5, ?2, ?6)" in whole[0]
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE t (bank INT, id INTEGER PRIMARY KEY, kind TEXT, value TEXT)")
+    for statement, params in statements:
+        connection.executemany(statement, params)
+    assert connection.execute("SELECT bank, id, kind, value FROM t ORDER BY id").fetchall() == [
+        (7, n, "x", f"v{n}") for n in range(1234)
+    ]
+    labels = ["L"]  # one object in every row is shared; equal lists are not the same one
+    assert bulk.split_shared([[7, 7, 7], [1, 2, 3], [labels] * 3, [["L"], ["L"], ["L"]]]) == (
+        {0: 7, 2: labels},
+        [(1, ["L"]), (2, ["L"]), (3, ["L"])],
+    )
+    assert bulk.split_shared([[7], ["a"]]) == ({0: 7, 1: "a"}, [()])
+    with pytest.raises(ValueError, match="outside a row"):
+        bulk.sqlite_statements("INSERT INTO t (a) VALUES ", [(1,)], 10, shared={5: 1})
+
+
+def test_a_row_alone_is_stored_with_every_value_bound_once(db: Database) -> None:
+    """A bulk insert of one row (every column holds one object in every row, so nothing
+    varies): stored whole, on either database."""
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    table = cast(Table, BankEntry.__table__)
+    with db.session() as session:
+        bank = service.create_bank(session, BankCreate(name="ALONE"), actor=Principal.system("t"))
+        seq = change_seq(session)
+        row = md5_row(bank.id, 3, now, seq)
+        assert bulk.insert_rows(session, table, repository.INSERT_COLUMNS, [row]) == 1
+        session.commit()
+        stored = session.execute(
+            select(
+                BankEntry.bank_id, BankEntry.value, BankEntry.added_at, BankEntry.change_seq
+            ).where(BankEntry.bank_id == bank.id)
+        ).all()
+    assert [tuple(r) for r in stored] == [(bank.id, f"{3:032x}", now, seq)]

@@ -2,7 +2,7 @@
 
 SQLite: each value passes its column's own bind processor (the conversion SQLAlchemy itself
 applies: aware datetimes to SQLite's text, JSON to text), then all rows go to the driver in
-one ``executemany``. PostgreSQL: the rows are written as ``COPY ... FROM STDIN`` text
+one ``executemany`` of many-row INSERTs, a value every row shares bound once per statement. PostgreSQL: the rows are written as ``COPY ... FROM STDIN`` text
 (timestamps as ISO 8601 with their offset, JSON as its text, the format's escapes). Either
 way in the session's transaction, with the values SQLAlchemy would have stored, but without
 its per-row statement machinery, which costs more than the database work for narrow rows.
@@ -12,10 +12,11 @@ Objects shared by many rows (one timestamp, one labels list) are converted once.
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy import JSON, Select, Table
@@ -52,7 +53,7 @@ def insert_rows(
         process = table.c[name].type._cached_bind_processor(connection.dialect)
         if process is not None:
             cells[i] = _converted(cells[i], process)
-    converted = list(zip(*cells, strict=True))
+    shared, varying = split_shared(cells)
     driver = connection.connection.driver_connection
     inserted = 0
     # Many rows per statement: the driver lets go of the interpreter lock while SQLite
@@ -60,46 +61,97 @@ def insert_rows(
     # pages meanwhile made every row wait for the lock.
     for statement, parameters in sqlite_statements(
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ",  # noqa: S608 - our names
-        converted,
-        rows_per_statement(driver, len(columns)),
+        varying,
+        rows_per_statement(driver, len(columns) - len(shared), shared=len(shared)),
         tail=" ON CONFLICT DO NOTHING" if skip_conflicts else "",
+        shared=shared,
     ):
         inserted += int(connection.exec_driver_sql(statement, parameters).rowcount)
     # the driver sums an executemany's changes; rows skipped on conflict change nothing
-    return inserted if skip_conflicts else len(converted)
+    return inserted if skip_conflicts else len(varying)
+
+
+def split_shared(
+    cells: Sequence[Sequence[Any]],
+) -> tuple[dict[int, Any], list[tuple[Any, ...]]]:
+    """Columns' values (``cells``, one sequence per column) as ``(shared, rows)``: the values
+    every row has, by column position (one object in every row: the bank, the batch's time
+    and change number), and each row's other values, for :func:`sqlite_statements`. A
+    shared value is bound once per statement instead of once per row: binding is most of
+    the driver's work that holds the interpreter lock."""
+    shared = {
+        i: column[0]
+        for i, column in enumerate(cells)
+        if column and all(map(operator.is_, column, repeat(column[0])))
+    }
+    rows = list(zip(*(c for i, c in enumerate(cells) if i not in shared), strict=True))
+    if not rows and cells:  # every value shared: rows of no values of their own
+        rows = [()] * len(cells[0])
+    return shared, rows
 
 
 #: Most rows in one SQLite INSERT (fewer where the build allows fewer bound parameters).
 _ROWS_PER_STATEMENT = 500
 
 
-def rows_per_statement(driver: Any, width: int) -> int:
+def rows_per_statement(driver: Any, width: int, *, shared: int = 0) -> int:
     """How many rows of ``width`` values one INSERT may carry on this ``sqlite3``
-    connection."""
-    limit = int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    connection (besides ``shared`` values bound once for them all)."""
+    limit = int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) - shared
     return max(1, min(_ROWS_PER_STATEMENT, limit // max(1, width)))
 
 
 def sqlite_statements(
-    head: str, rows: Sequence[Sequence[Any]], per: int, *, tail: str = ""
+    head: str,
+    rows: Sequence[Sequence[Any]],
+    per: int,
+    *,
+    tail: str = "",
+    shared: Mapping[int, Any] | None = None,
 ) -> list[tuple[str, list[tuple[Any, ...]]]]:
     """``head`` (``INSERT INTO t (a, b) VALUES ``) made into statements of ``per`` rows (and
-    one for the rest), each with the parameters of every execution, for ``executemany``."""
+    one for the rest), each with the parameters of every execution, for ``executemany``.
+    ``shared`` maps a column's position to the value every row has there: bound once per
+    statement (``?1``, ``?2``, ... in each row, SQLite's numbered parameters), the ``rows``
+    carrying only the other columns' values, in order."""
     if not rows:
         return []
-    one = "(" + ", ".join("?" for _ in rows[0]) + ")"
+    fixed = dict(shared or {})
+    width = len(rows[0]) + len(fixed)
+    if any(not 0 <= position < width for position in fixed):
+        raise ValueError(f"shared positions {sorted(fixed)} outside a row of {width} values")
+    first = tuple(fixed.values())
+    slots = {position: n for n, position in enumerate(fixed, start=1)}
+
+    def values(count: int) -> str:
+        at = len(first)
+        made = []
+        for _ in range(count):
+            marks = []
+            for position in range(width):
+                if position in slots:
+                    marks.append(f"?{slots[position]}")
+                else:
+                    at += 1
+                    marks.append(f"?{at}")
+            made.append("(" + ", ".join(marks) + ")")
+        return ", ".join(made)
+
     whole = len(rows) - len(rows) % per
     out: list[tuple[str, list[tuple[Any, ...]]]] = []
     if whole:
         out.append(
             (
-                head + ", ".join([one] * per) + tail,
-                [tuple(chain.from_iterable(rows[at : at + per])) for at in range(0, whole, per)],
+                head + values(per) + tail,
+                [
+                    first + tuple(chain.from_iterable(rows[at : at + per]))
+                    for at in range(0, whole, per)
+                ],
             )
         )
     if whole < len(rows):
         rest = rows[whole:]
-        out.append((head + ", ".join([one] * len(rest)) + tail, [tuple(chain.from_iterable(rest))]))
+        out.append((head + values(len(rest)) + tail, [first + tuple(chain.from_iterable(rest))]))
     return out
 
 

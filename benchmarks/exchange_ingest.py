@@ -414,33 +414,29 @@ def floor_main(args: argparse.Namespace) -> None:
         keys = sorted(pdq_for(i) for i in range(start, end))
         # a StopNCII record is named after its hash (ImagePDQ:<hash>): as the fetch writes
         # it, its item keeps record id '' and its entry no source_record_id; ids given, as
-        # the ingest allocates them (the bank is empty: they start at 1)
-        entries = [
-            (
-                start + n + 1,
-                bank_id,
-                "pdq",
-                k,
-                k,
-                labels,
-                "exchange",
-                None,
-                now,
-                "exchange:1",
-                now,
-                1,
-            )
-            for n, k in enumerate(keys)
+        # the ingest allocates them (the bank is empty: they start at 1). Built column by
+        # column, one object for a value every row has, as the fetch's rows have them
+        n = len(keys)
+        ids = list(range(start + 1, end + 1))
+        entries: list[list[Any]] = [ids, [bank_id] * n, ["pdq"] * n, keys, keys, [labels] * n]
+        entries += [["exchange"] * n, [None] * n, [now] * n, ["exchange:1"] * n, [now] * n]
+        entries.append([1] * n)
+        items: list[list[Any]] = [
+            [exchange_id] * n,
+            [""] * n,
+            ids,
+            [labels] * n,
+            [now] * n,
+            [now] * n,
         ]
-        items = [(exchange_id, "", start + n + 1, labels, now, now) for n in range(len(keys))]
         if pg:
             with driver.cursor() as cur:
-                for table, cols, rows in (
+                for table, cols, cells in (
                     ("bank_entries", entry_cols, entries),
                     ("exchange_items", item_cols, items),
                 ):
                     with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                        for row in rows:
+                        for row in zip(*cells, strict=True):
                             copy.write_row(row)
             driver.commit()
         else:
@@ -448,11 +444,11 @@ def floor_main(args: argparse.Namespace) -> None:
                 driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
                 driver.execute("PRAGMA wal_autocheckpoint=16384")
             driver.execute("BEGIN IMMEDIATE")
-            for table, cols, rows in (
+            for table, cols, cells in (
                 ("bank_entries", entry_cols, entries),
                 ("exchange_items", item_cols, items),
             ):  # as many rows per statement as the fetch sends
-                shared, own = bulk.split_shared(list(zip(*rows, strict=True)))
+                shared, own = bulk.split_shared(cells)
                 per = bulk.rows_per_statement(driver, len(own[0]), shared=len(shared))
                 head = f"INSERT INTO {table} ({cols}) VALUES "  # noqa: S608 - our names
                 for statement, parameters in bulk.sqlite_statements(head, own, per, shared=shared):

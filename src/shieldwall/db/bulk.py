@@ -2,21 +2,21 @@
 
 SQLite: each value passes its column's own bind processor (the conversion SQLAlchemy itself
 applies: aware datetimes to SQLite's text, JSON to text), then all rows go to the driver in
-one ``executemany`` of many-row INSERTs, a value every row shares bound once per statement. PostgreSQL: the rows are written as ``COPY ... FROM STDIN`` text
-(timestamps as ISO 8601 with their offset, JSON as its text, the format's escapes). Either
-way in the session's transaction, with the values SQLAlchemy would have stored, but without
-its per-row statement machinery, which costs more than the database work for narrow rows.
-Objects shared by many rows (one timestamp, one labels list) are converted once.
+one ``executemany`` of many-row INSERTs, a value every row shares bound once per statement.
+PostgreSQL: the rows are written as ``COPY ... FROM STDIN`` text (timestamps as ISO 8601
+with their offset, JSON as its text, the format's escapes). Either way in the session's
+transaction, with the values SQLAlchemy would have stored, but without its per-row statement
+machinery, which costs more than the database work for narrow rows. Objects shared by many
+rows (one timestamp, one labels list) are converted once.
 """
 
 from __future__ import annotations
 
 import json
-import operator
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import JSON, Select, Table
@@ -74,20 +74,29 @@ def insert_rows(
 def split_shared(
     cells: Sequence[Sequence[Any]],
 ) -> tuple[dict[int, Any], list[tuple[Any, ...]]]:
-    """Columns' values (``cells``, one sequence per column) as ``(shared, rows)``: the values
-    every row has, by column position (one object in every row: the bank, the batch's time
-    and change number), and each row's other values, for :func:`sqlite_statements`. A
-    shared value is bound once per statement instead of once per row: binding is most of
-    the driver's work that holds the interpreter lock."""
-    shared = {
-        i: column[0]
-        for i, column in enumerate(cells)
-        if column and all(map(operator.is_, column, repeat(column[0])))
-    }
+    """Columns' values (``cells``, one sequence per column) as ``(shared, rows)``: the value
+    every row has, by column position (the bank, the batch's time and change number, the
+    labels of most records), and each row's other values, for :func:`sqlite_statements`.
+    A value is shared when every row's is equal to it and of its type (``1`` and ``True``,
+    or ``1`` and ``1.0``, are not alike: they bind differently; equal floats only when one
+    object, as ``0.0`` and ``-0.0`` are equal). It is then bound once per statement
+    instead of once per row: binding is most of the driver's work that holds the
+    interpreter lock."""
+    shared = {i: column[0] for i, column in enumerate(cells) if column and _alike(column)}
     rows = list(zip(*(c for i, c in enumerate(cells) if i not in shared), strict=True))
     if not rows and cells:  # every value shared: rows of no values of their own
         rows = [()] * len(cells[0])
     return shared, rows
+
+
+def _alike(column: Sequence[Any]) -> bool:
+    first = column[0]
+    if column[-1] is not first and column[-1] != first:
+        return False  # the common case of a column that varies: decided at once
+    if column.count(first) != len(column) or len(set(map(type, column))) != 1:
+        return False
+    # equal floats can still differ (0.0 and -0.0): shared only when one object
+    return type(first) is not float or all(value is first for value in column)
 
 
 #: Most rows in one SQLite INSERT (fewer where the build allows fewer bound parameters).

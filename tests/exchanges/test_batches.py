@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from shieldwall.banks.models import Bank
 from shieldwall.db.engine import Database
 from shieldwall.devtools import fake_stopncii
 from shieldwall.devtools.fake_http import Reply, Request, Running
-from shieldwall.exchanges import ingest, runner, service
+from shieldwall.exchanges import ingest, repository, runner, service
 from shieldwall.exchanges.models import Exchange
 from shieldwall.integrations.exchanges.base import SourceRecord
 from tests.exchanges.conftest import (
@@ -302,3 +302,49 @@ def test_a_first_load_reads_the_items_only_of_records_the_bank_already_holds(
     assert again.status == "succeeded", again.error
     assert f"ImagePDQ:{fresh}" in {r for batch in probed for r in batch}
     assert ("pdq", fresh) in live_values(db, bank.id)
+
+
+def test_batches_share_one_tuned_connection_that_goes_back_to_the_pool_as_it_was(
+    make_exchange: MakeExchange,
+    fetch: Fetch,
+    db: Database,
+    bank: Bank,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLite: every batch of a fetch is applied on one connection with the large page
+    cache, and that connection goes back to the pool with its own settings -- left tuned, it
+    would give whoever took it next (and in time every pooled connection) a 256 MiB cache.
+    PostgreSQL: nothing is tuned; batches take pooled connections."""
+    sqlite = db.engine.dialect.name == "sqlite"
+    seen: list[tuple[int, int | None]] = []
+    real = ingest.apply_records
+
+    def spy(session: Any, *args: Any, **kwargs: Any) -> ingest.Applied:
+        driver = session.connection().connection.driver_connection
+        size = session.execute(text("PRAGMA cache_size")).scalar() if sqlite else None
+        seen.append((id(driver), size))
+        return real(session, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "apply_records", spy)
+    monkeypatch.setattr(runner, "CHUNK_RECORDS", 10)
+    with Running(fake_stopncii.FakeStopNcii(records(50))) as server:
+        name = stopncii_exchange(make_exchange, server.url + "/v1")
+        run = fetch(name, batch_records=20)
+    assert run.status == "succeeded"
+    assert run.added == 50
+    assert len(seen) >= 3  # several batches (20 records each, in chunks of 10)
+    if not sqlite:
+        return
+    assert len({driver for driver, _ in seen}) == 1
+    assert {size for _, size in seen} == {-repository.BULK_CACHE_KIB}
+    idle = [db.engine.raw_connection() for _ in range(db.engine.pool.checkedin())]
+    try:
+        assert idle  # the fetch's connections are back in the pool
+        for connection in idle:
+            driver = connection.driver_connection
+            assert driver.execute("PRAGMA cache_size").fetchone()[0] != -repository.BULK_CACHE_KIB
+            checkpoint = driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            assert checkpoint != repository.BULK_CHECKPOINT_PAGES
+    finally:
+        for connection in idle:
+            connection.close()

@@ -33,11 +33,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
 import httpx
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from shieldwall.audit import service as audit
@@ -286,6 +288,8 @@ class FetchRun:
             min(self.batch_records, CHUNK_RECORDS) if options.prefetch > 0 else self.batch_records
         )
         self._open: _Open | None = None
+        #: SQLite: the connection every batch of the run uses (repository.bulk_connection)
+        self._connection: Connection | None = None
         self._buffer = _Buffer()
         self.totals = ingest.Applied()
         self._first_load = False
@@ -390,7 +394,7 @@ class FetchRun:
             sleep=self.options.sleep,
             on_wait=self._keep_lease,
         )
-        with http:
+        with http, self._batch_connection():
             adapter = build_adapter(exchange, credentials, http, clock=self.options.wall_clock)
             pages: Generator[_Prepared, None, None] = prefetched(
                 _prepare(adapter.pages(checkpoint), rules),
@@ -433,6 +437,17 @@ class FetchRun:
                 pages.close()  # stops fetching ahead before the HTTP client closes
             self._flush()
 
+    @contextmanager
+    def _batch_connection(self) -> Iterator[None]:
+        """SQLite: pin the connection every batch of the run uses
+        (:func:`repository.bulk_connection`); restored and back in the pool after."""
+        with repository.bulk_connection(self.db.engine) as connection:
+            self._connection = connection
+            try:
+                yield
+            finally:
+                self._connection = None
+
     def _keep_lease(self) -> None:
         with self.db.session() as session:
             if not repository.renew_lease(
@@ -460,7 +475,9 @@ class FetchRun:
             return
         batch = self._open
         if batch is None:
-            session = self.db.sessionmaker()
+            # SQLite: every batch on the one connection tuned for them (_batch_connection)
+            pinned = self._connection
+            session = self.db.sessionmaker(**({} if pinned is None else {"bind": pinned}))
             try:
                 if not repository.renew_lease(
                     session, self.exchange_id, self.owner, until=self._until()
@@ -469,7 +486,6 @@ class FetchRun:
                         "another process took over this exchange's fetch (our lease ran out), "
                         "or the exchange was deleted; this batch was not written"
                     )
-                repository.tune_for_bulk(session)
             except BaseException:
                 session.rollback()
                 session.close()

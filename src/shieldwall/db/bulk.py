@@ -13,10 +13,11 @@ rows (one timestamp, one labels list) are converted once.
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy import JSON, Select, Table
@@ -75,28 +76,21 @@ def split_shared(
     cells: Sequence[Sequence[Any]],
 ) -> tuple[dict[int, Any], list[tuple[Any, ...]]]:
     """Columns' values (``cells``, one sequence per column) as ``(shared, rows)``: the value
-    every row has, by column position (the bank, the batch's time and change number, the
-    labels of most records), and each row's other values, for :func:`sqlite_statements`.
-    A value is shared when every row's is equal to it and of its type (``1`` and ``True``,
-    or ``1`` and ``1.0``, are not alike: they bind differently; equal floats only when one
-    object, as ``0.0`` and ``-0.0`` are equal). It is then bound once per statement
-    instead of once per row: binding is most of the driver's work that holds the
-    interpreter lock."""
-    shared = {i: column[0] for i, column in enumerate(cells) if column and _alike(column)}
+    every row has, by column position (one object in every row: the bank, the batch's
+    time and change number), and each row's other values, for :func:`sqlite_statements`.
+    A shared value is bound once per statement instead of once per row: binding is most of
+    the driver's work that holds the interpreter lock."""
+    shared = {i: column[0] for i, column in enumerate(cells) if column and _one_object(column)}
     rows = list(zip(*(c for i, c in enumerate(cells) if i not in shared), strict=True))
     if not rows and cells:  # every value shared: rows of no values of their own
         rows = [()] * len(cells[0])
     return shared, rows
 
 
-def _alike(column: Sequence[Any]) -> bool:
+def _one_object(column: Sequence[Any]) -> bool:
+    """Whether every value of ``column`` is the same object (so binds the same)."""
     first = column[0]
-    if column[-1] is not first and column[-1] != first:
-        return False  # the common case of a column that varies: decided at once
-    if column.count(first) != len(column) or len(set(map(type, column))) != 1:
-        return False
-    # equal floats can still differ (0.0 and -0.0): shared only when one object
-    return type(first) is not float or all(value is first for value in column)
+    return all(map(operator.is_, column, repeat(first)))
 
 
 #: Most rows in one SQLite INSERT (fewer where the build allows fewer bound parameters).

@@ -475,9 +475,10 @@ class FetchRun:
             return
         batch = self._open
         if batch is None:
-            # SQLite: every batch on the one connection tuned for them (_batch_connection)
-            pinned = self._connection
-            session = self.db.sessionmaker(**({} if pinned is None else {"bind": pinned}))
+            if self._connection is None:
+                session = self.db.sessionmaker()
+            else:  # SQLite: every batch on the one connection tuned for them
+                session = self.db.sessionmaker(bind=self._connection)
             try:
                 if not repository.renew_lease(
                     session, self.exchange_id, self.owner, until=self._until()
